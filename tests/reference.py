@@ -1,0 +1,264 @@
+"""Plain-Python reference of SPEC.md: the estimators as literally as the page states them.
+
+Slow on purpose (dicts, heaps, lists), independent of the C++ engine, and used by the tests and the
+benchmarks as the "linear-time plain Python" baseline. States are any hashable Python values; two states
+are the same node when they compare equal.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+
+DEFAULTS: dict[str, object] = {
+    "omega": 0.1,
+    "gamma": 0.95,
+    "success_reward": 10.0,
+    "invalid_penalty": 0.1,
+    "step_weight": 1.0,
+    "episode_weight": 1.0,
+    "norm": "mean_std",
+    "eps": 1e-6,
+    "convention": "reference",
+    "episode_stats": "per_step",
+    "normalize_distance": False,
+    "distance": "shortest",
+}
+
+BELLMAN_TOLERANCE = 1e-12
+
+
+class _Success:
+    """The one SUCCESS node of a group."""
+
+    def __repr__(self) -> str:
+        return "SUCCESS"
+
+
+SUCCESS = _Success()
+
+
+class _Terminal:
+    """The terminal node a failed trajectory without a given next_state ends in (one per trajectory)."""
+
+    def __init__(self, trajectory: Hashable) -> None:
+        self.trajectory = trajectory
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Terminal) and other.trajectory == self.trajectory
+
+    def __hash__(self) -> int:
+        return hash(("terminal", self.trajectory))
+
+    def __repr__(self) -> str:
+        return f"TERMINAL({self.trajectory})"
+
+
+def normalize(values: Sequence[float], norm: str, eps: float, singleton_is_zero: bool) -> list[float]:
+    """SPEC normalization of one segment. Singletons: 0 for step groups, mean 0 / std 1 for episodes."""
+    n = len(values)
+    if n == 0:
+        return []
+    if n == 1:
+        if singleton_is_zero:
+            return [0.0]
+        mean, std = 0.0, 1.0
+    else:
+        if all(v == values[0] for v in values):
+            return [0.0] * n
+        mean = sum(values) / n
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    if norm == "mean":
+        return [v - mean for v in values]
+    return [(v - mean) / (std + eps) for v in values]
+
+
+def trajectories(trajectory: Sequence[Hashable]) -> list[tuple[Hashable, int, int]]:
+    """(id, first row, end row) of each trajectory, in batch order."""
+    spans: list[tuple[Hashable, int, int]] = []
+    start = 0
+    for i in range(1, len(trajectory) + 1):
+        if i == len(trajectory) or trajectory[i] != trajectory[start]:
+            spans.append((trajectory[start], start, i))
+            start = i
+    return spans
+
+
+def next_nodes(state, next_state, success, trajectory) -> list[Hashable]:
+    """Each row's destination node per SPEC (SUCCESS, a given/implied next state, or a terminal)."""
+    out: list[Hashable] = [None] * len(state)
+    for traj, lo, hi in trajectories(trajectory):
+        for i in range(lo, hi):
+            if i == hi - 1:
+                if success[i]:
+                    out[i] = SUCCESS
+                elif next_state is not None:
+                    out[i] = next_state[i]
+                else:
+                    out[i] = _Terminal(traj)
+            else:
+                out[i] = next_state[i] if next_state is not None else state[i + 1]
+    return out
+
+
+def group_distances(rows, *, has_success: bool, expected: bool) -> dict[Hashable, float]:
+    """Distance to SUCCESS of every node of one group. rows: list of (state, next, cost, action)."""
+    nodes = {SUCCESS}
+    for s, t, _, _ in rows:
+        nodes.add(s)
+        nodes.add(t)
+    if not has_success:
+        return dict.fromkeys(nodes, 1.0)
+    incoming: dict[Hashable, list[tuple[Hashable, float]]] = defaultdict(list)
+    for s, t, c, _ in rows:
+        incoming[t].append((s, c))
+    dist = {SUCCESS: 0.0}
+    heap = [(0.0, 0, SUCCESS)]
+    tie = 1
+    done = set()
+    while heap:
+        d, _, v = heapq.heappop(heap)
+        if v in done:
+            continue
+        done.add(v)
+        for u, c in incoming[v]:
+            nd = d + c
+            if u not in dist or nd < dist[u]:
+                dist[u] = nd
+                heapq.heappush(heap, (nd, tie, u))
+                tie += 1
+    far = max(dist.values()) + 1.0
+    for v in nodes:
+        dist.setdefault(v, far)
+    if not expected:
+        return dist
+    # Bellman backups over (state, action): mean cost plus expected distance of observed outcomes.
+    outcomes: dict[Hashable, dict[Hashable, dict[Hashable, int]]] = defaultdict(lambda: defaultdict(dict))
+    costs: dict[tuple[Hashable, Hashable], list[float]] = defaultdict(list)
+    for s, t, c, a in rows:
+        seen = outcomes[s][a]
+        seen[t] = seen.get(t, 0) + 1
+        costs[(s, a)].append(c)
+    value = {v: (0.0 if v is SUCCESS else far) for v in nodes}
+    while True:
+        new = dict(value)
+        for s, by_action in outcomes.items():
+            best = far
+            for a, seen in by_action.items():
+                total = sum(seen.values())
+                q = sum(costs[(s, a)]) / len(costs[(s, a)])
+                q += sum(n * value[t] for t, n in seen.items()) / total
+                best = min(best, q)
+            new[s] = best
+        change = max(abs(new[v] - value[v]) for v in nodes)
+        value = new
+        if change < BELLMAN_TOLERANCE:
+            return value
+
+
+def reference_distances(*, group, trajectory, state, success, next_state=None, cost=None, action=None,
+                        distance: str = "shortest") -> dict[Hashable, dict[Hashable, float]]:
+    """Per group: node -> distance (SUCCESS and terminal nodes included)."""
+    n = len(state)
+    nxt = next_nodes(state, next_state, success, trajectory)
+    rows_by_group: dict[Hashable, list] = defaultdict(list)
+    succeeded: dict[Hashable, bool] = defaultdict(bool)
+    for i in range(n):
+        c = 1.0 if cost is None else float(cost[i])
+        a = None if action is None else action[i]
+        rows_by_group[group[i]].append((state[i], nxt[i], c, a))
+        succeeded[group[i]] |= bool(success[i])
+    return {g: group_distances(rows, has_success=succeeded[g], expected=(distance == "expected"))
+            for g, rows in rows_by_group.items()}
+
+
+def _segments(keys: Sequence[Hashable]) -> dict[Hashable, list[int]]:
+    out: dict[Hashable, list[int]] = defaultdict(list)
+    for i, k in enumerate(keys):
+        out[k].append(i)
+    return out
+
+
+def _normalize_by(keys, values, norm, eps, singleton_is_zero) -> list[float]:
+    result = [0.0] * len(values)
+    for idx in _segments(keys).values():
+        for i, v in zip(idx, normalize([values[i] for i in idx], norm, eps, singleton_is_zero)):
+            result[i] = v
+    return result
+
+
+def reference_advantages(method: str, *, group, trajectory, state, success, next_state=None, valid=None,
+                         reward=None, cost=None, action=None, **options) -> list[float]:
+    """One advantage per row, exactly per SPEC.md, in float64."""
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown option(s): {sorted(unknown)}")
+    o = {**DEFAULTS, **options}
+    n = len(state)
+    group, trajectory = list(group), list(trajectory)
+    success = [bool(x) for x in success]
+    valid = [True] * n if valid is None else [bool(x) for x in valid]
+    sr, ip, eps, norm = float(o["success_reward"]), float(o["invalid_penalty"]), float(o["eps"]), o["norm"]
+    spans = trajectories(trajectory)
+    if reward is None:
+        reward = [0.0] * n
+        for _, lo, hi in spans:
+            if success[hi - 1]:
+                reward[hi - 1] = sr
+    reward = [float(x) for x in reward]
+
+    # Episode advantage.
+    episode_reward = [0.0] * n
+    for _, lo, hi in spans:
+        total = sum(reward[lo:hi])
+        for i in range(lo, hi):
+            episode_reward[i] = total
+    if o["episode_stats"] == "per_step":
+        scores = [episode_reward[i] - (0.0 if valid[i] else ip) for i in range(n)]
+        a_episode = _normalize_by(group, scores, norm, eps, singleton_is_zero=False)
+    else:
+        traj_groups, traj_scores = [], []
+        for _, lo, hi in spans:
+            traj_groups.append(group[lo])
+            traj_scores.append(episode_reward[lo] - ip * sum(1 for i in range(lo, hi) if not valid[i]))
+        per_traj = _normalize_by(traj_groups, traj_scores, norm, eps, singleton_is_zero=False)
+        a_episode = [0.0] * n
+        for (_, lo, hi), v in zip(spans, per_traj):
+            for i in range(lo, hi):
+                a_episode[i] = v
+    if method == "grpo":
+        return a_episode
+
+    # Step returns.
+    step_return = [0.0] * n
+    if method == "gigpo":
+        gamma = float(o["gamma"])
+        for _, lo, hi in spans:
+            running = 0.0
+            for i in range(hi - 1, lo - 1, -1):
+                running = reward[i] + gamma * running
+                step_return[i] = running
+    elif method == "graphgpo":
+        dist = reference_distances(group=group, trajectory=trajectory, state=state, success=success,
+                                   next_state=next_state, cost=cost, action=action, distance=o["distance"])
+        nxt = next_nodes(state, next_state, success, trajectory)
+        omega = float(o["omega"])
+        for i in range(n):
+            d = dist[group[i]]
+            if o["normalize_distance"]:
+                exponent = d[nxt[i]] - d[state[i]] + 1.0
+            elif o["convention"] == "paper":
+                exponent = d[nxt[i]] + (1.0 if cost is None else float(cost[i]))
+            else:
+                exponent = d[nxt[i]]
+            step_return[i] = sr * omega**exponent
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    for i in range(n):
+        if not valid[i]:
+            step_return[i] -= ip
+    a_step = _normalize_by(list(zip(group, state)), step_return, norm, eps, singleton_is_zero=True)
+    ew, sw = float(o["episode_weight"]), float(o["step_weight"])
+    return [ew * e + sw * s for e, s in zip(a_episode, a_step)]
