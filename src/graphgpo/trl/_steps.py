@@ -1,0 +1,262 @@
+"""From rollouts' step traces to per-step advantages (SPEC rows in, one value per step out).
+
+Each process turns the traces of its own rollouts into :class:`EpisodeRecord` objects: fingerprints and
+flags only, no texts, so they are cheap to exchange between ranks. :func:`batch_advantages` then takes
+the records of the *whole* generation batch, in process order, and calls the engine once per batch;
+every rank runs it on the same gathered input and gets the same numbers.
+
+Row conventions (documented for users in ``GraphGPOTrainer``):
+
+- one row per environment step of the trace, in call order; the group is ``rollout // num_generations``;
+- an episode with no step at all (the model answered without calling a tool, or no trace exists) gets
+  one synthetic "stop" row: from the group's initial state (the first state of the group's first
+  episode that acted; a per-group sentinel if none acted) to a terminal of its own, valid. So every
+  rollout takes part in its group's statistics, and stopping is compared with acting from the start;
+- the episode reward is ``success_reward`` on success (SPEC default) or, with
+  ``episode_reward="reward_funcs"``, TRL's weighted reward on the episode's last row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _engine
+
+__all__ = ["TRACE_KEY", "SUCCESS_KEY", "EpisodeRecord", "BatchAdvantages", "encode_key", "records_from_traces",
+           "batch_advantages"]
+
+TRACE_KEY = "graphgpo_trace"
+SUCCESS_KEY = "graphgpo_success"
+
+# User keys are tagged with their type ("s", "i", "b"); synthetic nodes start with a NUL byte, which no
+# tag does, so a synthetic node can never equal a state the environment reported.
+_STOP_ACTION = b"\x00graphgpo/stop-action"
+
+
+def _initial_key(group: int) -> bytes:
+    return b"\x00graphgpo/initial/%d" % group
+
+
+def _stop_key(episode: int) -> bytes:
+    return b"\x00graphgpo/stop/%d" % episode
+
+
+def encode_key(key: Hashable) -> bytes:
+    """Canonical bytes of a state or action key (str, int or bytes), distinct across types.
+
+    ``1`` and ``"1"`` are different states; ``True`` is the integer 1, as Python's ``==`` says.
+    """
+    if isinstance(key, str):
+        return b"s" + key.encode("utf-8")
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        return b"b" + bytes(key)
+    if isinstance(key, (int, np.integer)):
+        return b"i" + str(int(key)).encode("ascii")
+    raise TypeError(f"state and action keys must be str, int or bytes, got {type(key).__name__}: {key!r}")
+
+
+@dataclass
+class EpisodeRecord:
+    """What one process knows about one rollout. Picklable; sent to every rank.
+
+    ``state``/``next_state``/``action`` are ``(n, 2)`` uint64 fingerprints (``action`` is None unless
+    every step named one); ``success`` is None when the rollout did not say, and is then read from the
+    reward.
+    """
+
+    state: np.ndarray
+    next_state: np.ndarray
+    valid: np.ndarray
+    action: np.ndarray | None
+    success: bool | None
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.valid)
+
+
+def _as_bool(value, what: str) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{what} must be a bool, got {type(value).__name__}: {value!r}")
+
+
+def records_from_traces(traces: Sequence[Sequence | None], successes: Sequence[bool | None]) -> list[EpisodeRecord]:
+    """Validate this process's traces and fingerprint their keys (one engine call for the batch).
+
+    ``traces[b]`` is a list of ``(state, next_state, valid)`` or ``(state, next_state, valid, action)``
+    steps in call order (None or empty: no step); ``successes[b]`` a bool or None.
+    """
+    if len(traces) != len(successes):
+        raise ValueError(f"{len(traces)} traces but {len(successes)} success flags")
+    keys: list[bytes] = []
+    parsed = []
+    for b, trace in enumerate(traces):
+        steps = [] if trace is None else list(trace)
+        valid, with_action = [], 0
+        for i, step in enumerate(steps):
+            if not isinstance(step, (tuple, list)) or len(step) not in (3, 4):
+                raise ValueError(
+                    f"rollout {b}, step {i}: a trace step is (state, next_state, valid) or "
+                    f"(state, next_state, valid, action), got {step!r}")
+            try:
+                keys.append(encode_key(step[0]))
+                keys.append(encode_key(step[1]))
+                keys.append(encode_key(step[3]) if len(step) == 4 else _STOP_ACTION)
+                valid.append(_as_bool(step[2], "valid"))
+            except TypeError as err:
+                raise TypeError(f"rollout {b}, step {i}: {err}") from None
+            with_action += len(step) == 4
+        success = successes[b]
+        if success is not None:
+            success = _as_bool(success, f"rollout {b}: success")
+        parsed.append((len(steps), valid, with_action == len(steps) and len(steps) > 0, success))
+    fps = _engine.fingerprint(keys).reshape(-1, 3, 2)
+    records, cursor = [], 0
+    for n, valid, has_action, success in parsed:
+        block = fps[cursor:cursor + n]
+        cursor += n
+        records.append(EpisodeRecord(state=block[:, 0].copy(), next_state=block[:, 1].copy(),
+                                     valid=np.asarray(valid, dtype=bool),
+                                     action=block[:, 2].copy() if has_action else None, success=success))
+    return records
+
+
+@dataclass
+class BatchAdvantages:
+    """Engine output mapped back to rollouts (global batch, process order).
+
+    ``steps[b]``: advantages of rollout ``b``'s rows in call order (its synthetic stop row, if any, is its
+    only row); ``text[b]``: the advantage of a turn that owns no step (the episode advantage, see
+    ``GraphGPOTrainer``); ``synthetic[b]``: whether rollout ``b``'s row is synthetic; ``metrics``: graph
+    and advantage statistics of the batch.
+    """
+
+    steps: list[np.ndarray]
+    text: np.ndarray
+    synthetic: np.ndarray
+    success: np.ndarray
+    metrics: dict[str, float]
+
+
+def batch_advantages(episodes: Sequence[EpisodeRecord], rewards: Sequence[float], *, num_generations: int,
+                     method: str, options: dict, episode_reward: str = "success") -> BatchAdvantages:
+    """Per-step advantages of one generation batch (all processes' rollouts, in process order).
+
+    ``rewards[b]`` is TRL's weighted reward of rollout ``b`` (NaN when no reward function scored it); it
+    decides success where the rollout did not report one (``reward > 0``), and is the episode reward
+    with ``episode_reward="reward_funcs"``.
+    """
+    num = len(episodes)
+    rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
+    if len(rewards) != num:
+        raise ValueError(f"{num} episodes but {len(rewards)} rewards")
+    if num_generations < 1 or num % num_generations:
+        raise ValueError(f"the batch of {num} rollouts is not made of groups of num_generations={num_generations}")
+    if episode_reward not in ("success", "reward_funcs"):
+        raise ValueError(f"episode_reward must be 'success' or 'reward_funcs', got {episode_reward!r}")
+    clean_rewards = np.nan_to_num(rewards, nan=0.0)
+    success = np.array([bool(clean_rewards[b] > 0) if ep.success is None else ep.success
+                        for b, ep in enumerate(episodes)], dtype=bool)
+    group_of = np.arange(num) // num_generations
+    synthetic = np.array([ep.num_steps == 0 for ep in episodes], dtype=bool)
+    expected = options.get("distance", "shortest") == "expected"
+    if expected:
+        missing = [b for b, ep in enumerate(episodes) if ep.num_steps and ep.action is None]
+        if missing:
+            raise ValueError(
+                f"distance='expected' needs an action identity on every step, but rollout {missing[0]} has "
+                "steps without one: report (state, next_state, valid, action) in graphgpo_trace")
+
+    # Synthetic nodes: every rank computes the same fingerprints, so they need no exchange.
+    initial: dict[int, np.ndarray] = {}
+    for b, ep in enumerate(episodes):
+        if ep.num_steps and group_of[b] not in initial:
+            initial[int(group_of[b])] = ep.state[0]
+    need_initial = sorted({int(group_of[b]) for b in np.flatnonzero(synthetic)} - set(initial))
+    stop_eps = [int(b) for b in np.flatnonzero(synthetic)]
+    synth_fp = _engine.fingerprint([_initial_key(g) for g in need_initial] + [_stop_key(b) for b in stop_eps]
+                                   + [_STOP_ACTION])
+    for g, fp in zip(need_initial, synth_fp[:len(need_initial)], strict=True):
+        initial[g] = fp
+    stop_fp = dict(zip(stop_eps, synth_fp[len(need_initial):len(need_initial) + len(stop_eps)], strict=True))
+    stop_action = synth_fp[-1]
+
+    states, nexts, valids, actions, counts = [], [], [], [], []
+    for b, ep in enumerate(episodes):
+        if synthetic[b]:
+            states.append(initial[int(group_of[b])][None])
+            nexts.append(stop_fp[b][None])
+            valids.append(np.ones(1, dtype=bool))
+            actions.append(stop_action[None])
+            counts.append(1)
+        else:
+            states.append(ep.state)
+            nexts.append(ep.next_state)
+            valids.append(ep.valid)
+            actions.append(ep.action if ep.action is not None else np.repeat(stop_action[None], ep.num_steps, 0))
+            counts.append(ep.num_steps)
+    counts_arr = np.asarray(counts, dtype=np.int64)
+    traj = np.repeat(np.arange(num, dtype=np.int64), counts_arr)
+    rows = {
+        "group": group_of[traj].astype(np.int64),
+        "trajectory": traj,
+        "state": np.concatenate(states).astype(np.uint64) if num else np.zeros((0, 2), np.uint64),
+        "next_state": np.concatenate(nexts).astype(np.uint64) if num else np.zeros((0, 2), np.uint64),
+        "success": success[traj],
+        "valid": np.concatenate(valids) if num else np.zeros(0, bool),
+    }
+    if episode_reward == "reward_funcs":
+        reward = np.zeros(len(traj))
+        last = np.cumsum(counts_arr) - 1
+        reward[last] = clean_rewards
+        rows["reward"] = reward
+    if expected:
+        _, action_ids = np.unique(np.concatenate(actions), axis=0, return_inverse=True)
+        rows["action"] = action_ids.reshape(-1).astype(np.int64)
+
+    row_adv = _engine.advantages(method, **rows, **options)
+    # The episode advantage A_E of a trajectory: SPEC's grpo on the same rows with validity ignored, so
+    # it is one number per trajectory (invalid steps are penalised on their own rows, not on text turns).
+    episode_adv = _engine.advantages("grpo", **{**rows, "valid": np.ones(len(traj), dtype=bool)}, **options)
+    starts = np.concatenate([[0], np.cumsum(counts_arr)[:-1]]).astype(np.int64) if num else counts_arr
+    text = episode_adv[starts] if num else np.zeros(0)
+    if method != "grpo":
+        text = float(options.get("episode_weight", 1.0)) * text
+    steps = np.split(row_adv, np.cumsum(counts_arr)[:-1]) if num else []
+
+    return BatchAdvantages(steps=list(steps), text=np.asarray(text, dtype=np.float64), synthetic=synthetic,
+                           success=success, metrics=_metrics(rows, synthetic, counts_arr, row_adv, success))
+
+
+def _metrics(rows: dict, synthetic: np.ndarray, counts: np.ndarray, row_adv: np.ndarray,
+             success: np.ndarray) -> dict[str, float]:
+    """Graph shape and advantage statistics of the batch (same on every rank)."""
+    real = ~synthetic[rows["trajectory"]]
+    m: dict[str, float] = {
+        "graph/success_rate": float(success.mean()) if len(success) else math.nan,
+        "graph/steps_per_episode": float(np.where(synthetic, 0, counts).mean()) if len(counts) else math.nan,
+        "graph/episodes_without_steps": float(synthetic.mean()) if len(synthetic) else math.nan,
+        "graph/invalid_step_frac": float((~rows["valid"][real]).mean()) if real.any() else 0.0,
+    }
+    if len(row_adv):
+        # Step groups = rows of one group with the same start state; only groups of 2+ rows can give a
+        # step advantage, so their share says how much the graph is actually merging.
+        key = np.column_stack([rows["group"].astype(np.uint64), rows["state"]])
+        _, inverse, sizes = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+        m["graph/shared_state_frac"] = float((sizes[inverse.reshape(-1)] > 1).mean())
+        nodes = np.column_stack([np.concatenate([rows["group"], rows["group"]]).astype(np.uint64),
+                                 np.concatenate([rows["state"], rows["next_state"]])])
+        num_groups = len(np.unique(rows["group"]))
+        m["graph/states_per_group"] = float(len(np.unique(nodes, axis=0)) / max(num_groups, 1))
+        m["step_advantage/mean"] = float(row_adv.mean())
+        m["step_advantage/std"] = float(row_adv.std(ddof=1)) if len(row_adv) > 1 else 0.0
+        m["step_advantage/min"] = float(row_adv.min())
+        m["step_advantage/max"] = float(row_adv.max())
+    return m

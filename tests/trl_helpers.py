@@ -1,0 +1,204 @@
+"""Shared pieces of the TRL tests: a tiny line-walking environment, a scripted stand-in for
+``model.generate``, a trainer that records what it hands to the loss, and the engine stand-in used
+while the native engine is not built.
+
+The tiny random model cannot write tool calls, so the multi-turn tests script the text instead, as
+TRL's own tool tests do: every rollout's turns are chosen from what the prompt says (its environment
+slot and goal) and how many tool results it has seen, never from model randomness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from reference import reference_advantages  # noqa: E402
+
+from graphgpo.trl.testing import tool_call_text  # noqa: E402
+
+# -- engine selection ---------------------------------------------------------------------------------
+
+
+def native_engine_available() -> bool:
+    try:
+        import graphgpo
+    except ImportError:
+        return False
+    return callable(getattr(graphgpo, "advantages", None)) and callable(getattr(graphgpo, "fingerprint", None))
+
+
+def reference_fingerprint(keys: list[bytes]) -> np.ndarray:
+    """Deterministic 128-bit stand-in for graphgpo.fingerprint (blake2b; unsalted, unlike hash())."""
+    out = np.zeros((len(keys), 2), dtype=np.uint64)
+    for i, key in enumerate(keys):
+        digest = hashlib.blake2b(bytes(key), digest_size=16).digest()
+        out[i, 0] = int.from_bytes(digest[:8], "little")
+        out[i, 1] = int.from_bytes(digest[8:], "little")
+    return out
+
+
+def _hashable(values):
+    arr = np.asarray(values)
+    if arr.ndim == 2:
+        return [tuple(int(x) for x in row) for row in arr]
+    return list(values)
+
+
+def reference_engine_advantages(method: str, **rows) -> np.ndarray:
+    """graphgpo.advantages semantics through tests/reference.py (states as fingerprint tuples)."""
+    for name in ("state", "next_state"):
+        if rows.get(name) is not None:
+            rows[name] = _hashable(rows[name])
+    for name in ("group", "trajectory", "action"):
+        if rows.get(name) is not None:
+            rows[name] = [int(x) for x in rows[name]]
+    return np.asarray(reference_advantages(method, **rows), dtype=np.float64)
+
+
+def select_engine(monkeypatch=None, which: str | None = None) -> str:
+    """Route graphgpo.trl's engine seam: the native engine when built, else the plain-Python reference.
+
+    ``which`` ("native" / "reference") forces a choice; returns the one used.
+    """
+    from graphgpo.trl import _engine
+
+    which = which or os.environ.get("GRAPHGPO_TRL_ENGINE") or ("native" if native_engine_available() else "reference")
+    if which == "reference":
+        if monkeypatch is not None:
+            monkeypatch.setattr(_engine, "advantages", reference_engine_advantages)
+            monkeypatch.setattr(_engine, "fingerprint", reference_fingerprint)
+        else:
+            _engine.advantages = reference_engine_advantages
+            _engine.fingerprint = reference_fingerprint
+    elif which != "native":
+        raise ValueError(f"unknown engine {which!r}")
+    return which
+
+
+# -- environment ----------------------------------------------------------------------------------------
+
+
+class LineWorld:
+    """Walk on the cells 0..goal of a line; the episode succeeds on reaching the goal.
+
+    Follows the graphgpo step-trace protocol: ``graphgpo_trace`` gets one (state, next_state, valid)
+    per ``move`` call; moving left from 0 is invalid and leaves the state unchanged. ``slot`` numbers
+    the instances of one factory, which is how the scripted generator tells rollouts apart.
+    """
+
+    def __init__(self, slot: int = 0):
+        self.slot = slot
+        self.goal = 3
+        self.position = 0
+        self.graphgpo_trace: list = []
+        self.graphgpo_success = False
+
+    def reset(self, goal: int = 3, **kwargs) -> str:
+        self.goal = int(goal)
+        self.position = 0
+        self.graphgpo_trace = []
+        self.graphgpo_success = False
+        return f" Slot {self.slot}. You are at 0; the goal is at {self.goal}."
+
+    def move(self, direction: str) -> str:
+        """Move one cell along the line.
+
+        Args:
+            direction: "left" or "right".
+        """
+        before = self.position
+        step = {"left": -1, "right": 1}.get(direction)
+        valid = step is not None and 0 <= before + step <= self.goal
+        if valid:
+            self.position = before + step
+        self.graphgpo_trace.append((before, self.position, valid))
+        if self.position == self.goal:
+            self.graphgpo_success = True
+        return f"You are at {self.position}."
+
+
+def line_world_factory():
+    """An environment_factory whose instances get slots 0, 1, 2, ... in creation order (TRL's pool order)."""
+    counter = iter(range(1 << 30))
+    return lambda: LineWorld(next(counter))
+
+
+def success_reward(environments, **kwargs):
+    return [1.0 if env.graphgpo_success else 0.0 for env in environments]
+
+
+# The per-copy scripts of one group (copy = slot % 4): reach the goal directly; detour through a revisit;
+# bump the wall (invalid), move, and give up; answer without any tool call.
+def line_world_script(goal: int, copy: int) -> list[str]:
+    right, left = tool_call_text("move", direction="right"), tool_call_text("move", direction="left")
+    if copy == 0:
+        return [right] * goal + ["Done."]
+    if copy == 1:
+        return [right, left] + [right] * goal + ["Done."]
+    if copy == 2:
+        return [left, right, "I give up."]
+    return ["Hello."]
+
+
+class ScriptedGenerate:
+    """Stands in for ``model.generate``: replies from a script chosen by the prompt text.
+
+    ``script(slot, goal) -> list[str]`` gives a rollout's turns; the turn index is the number of tool
+    results already in the prompt. Each reply ends with the EOS token; rows are right-padded.
+    """
+
+    def __init__(self, tokenizer, script=lambda slot, goal: line_world_script(goal, slot % 4)):
+        self.tokenizer = tokenizer
+        self.script = script
+        self.calls = 0
+
+    def __call__(self, input_ids=None, attention_mask=None, **kwargs):
+        import torch
+
+        self.calls += 1
+        tok = self.tokenizer
+        replies = []
+        for row, mask in zip(input_ids, attention_mask, strict=True):
+            text = tok.decode(row[mask.bool()].tolist())
+            slot = int(re.search(r"Slot (\d+)\.", text).group(1))
+            goal = int(re.search(r"the goal is at (\d+)", text).group(1))
+            turn = text.count("<tool_response>")
+            turns = self.script(slot, goal)
+            reply = turns[turn] if turn < len(turns) else "Done."
+            replies.append(tok(reply, add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
+        width = max(len(r) for r in replies)
+        new = torch.full((len(replies), width), tok.pad_token_id, dtype=input_ids.dtype)
+        for i, r in enumerate(replies):
+            new[i, : len(r)] = torch.tensor(r, dtype=input_ids.dtype)
+        return torch.cat([input_ids, new.to(input_ids.device)], dim=1)
+
+
+def recording_trainer_class():
+    """GraphGPOTrainer that keeps a CPU copy of every dict `_generate_and_score_completions` returns."""
+    from graphgpo.trl import GraphGPOTrainer
+
+    class RecordingTrainer(GraphGPOTrainer):
+        def _generate_and_score_completions(self, inputs):
+            out = super()._generate_and_score_completions(inputs)
+            record = {k: (v.detach().cpu().clone() if hasattr(v, "detach") else v) for k, v in out.items()}
+            record["environments_traces"] = (
+                [list(e.graphgpo_trace) for e in self.environments] if self.environments else None)
+            self.recorded = [*getattr(self, "recorded", []), record]
+            return out
+
+    return RecordingTrainer
