@@ -1,0 +1,1 @@
+"""Benchmarks of the graphgpo engine against plain-Python baselines (``python -m benchmarks.run``)."""

@@ -1,0 +1,232 @@
+"""The implementations being timed, each with the input format it is given (prepared outside the timer).
+
+- ``published/<method>``: :mod:`benchmarks.published_style` given what verl gives the published code:
+  group and trajectory ids as uuid4 strings in numpy object arrays (verl's ``uid`` / ``traj_uid``), the
+  states as a list. ``published-int/<method>``: the same code given the int64 ids instead.
+- ``python/<method>``: ``reference_advantages`` of ``tests/reference.py``, the linear-time plain-Python
+  version of SPEC (Python lists everywhere: its fastest input).
+- ``xxh3``: the hashing yardstick, ``xxhash.xxh3_128_intdigest`` of every row's state bytes in a list
+  comprehension. For text the bytes are the UTF-8 of the very strings the engine gets (as separate bytes
+  objects: xxhash does not take ``str``); for integers, each row's 8 little-endian bytes.
+  ``xxh3-buffer`` (integer states only): one ``xxh3_128`` over the whole int64 buffer, a memory-speed bound.
+- ``engine/fingerprint``: ``graphgpo.fingerprint(states)`` alone.
+- ``engine/<method>/<k>``: ``graphgpo.advantages(method, ..., num_threads=k)`` on raw states (``str``
+  objects or an int64 array, not precomputed fingerprints), so hashing is included.
+
+Text states are new ``str`` objects on every run (see :meth:`benchmarks.data.Batch.states`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from benchmarks import published_style
+from benchmarks.data import Batch
+
+METHODS = published_style.METHODS
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_PATH = REPO_ROOT / "tests" / "reference.py"
+
+
+@dataclass(frozen=True)
+class Impl:
+    """One timed implementation: ``call(prepare())`` is what the timer measures (``prepare`` is untimed)."""
+
+    key: str
+    label: str
+    prepare: Callable[[], Any]
+    call: Callable[[Any], Any]
+    method: str | None = None  # set for advantage estimators, whose outputs are checked against the reference
+
+
+def load_reference() -> Callable[..., list[float]] | None:
+    """``reference_advantages`` from ``tests/reference.py``, imported by path (None if the file is missing)."""
+    if not REFERENCE_PATH.exists():
+        return None
+    name = "graphgpo_tests_reference"
+    if name in sys.modules:
+        return sys.modules[name].reference_advantages
+    spec = importlib.util.spec_from_file_location(name, REFERENCE_PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module.reference_advantages
+
+
+def load_engine(kind: str) -> tuple[Any | None, str]:
+    """The engine to time and a description of it.
+
+    ``kind="graphgpo"``: the real package (None if ``graphgpo.advantages`` is not there yet).
+    ``kind="reference"``: a STAND-IN that routes the engine calls to the reference, to exercise this
+    harness before the engine exists; its numbers say nothing about the engine.
+    """
+    if kind == "reference":
+        reference = load_reference()
+        if reference is None:
+            return None, "stand-in requested but tests/reference.py is missing"
+
+        def advantages(method, *, num_threads=None, **rows):
+            del num_threads
+            return np.asarray(reference(method, **rows), dtype=np.float64)
+
+        def fingerprint(states, key=None):
+            del key
+            return np.asarray(
+                [hash(s) for s in states.tolist()]
+                if isinstance(states, np.ndarray)
+                else [hash(s) for s in states]
+            )
+
+        return SimpleNamespace(advantages=advantages, fingerprint=fingerprint), "STAND-IN: tests/reference.py"
+    try:
+        import graphgpo
+    except ImportError as exc:
+        return None, f"graphgpo not importable ({exc})"
+    if not hasattr(graphgpo, "advantages") or not hasattr(graphgpo, "fingerprint"):
+        return None, "graphgpo.advantages / graphgpo.fingerprint not available (engine not built)"
+    return graphgpo, f"graphgpo {getattr(graphgpo, '__version__', '?')}"
+
+
+def engine_inputs(batch: Batch) -> dict:
+    """Inputs as a training loop holds them: numpy id/flag arrays, states as ``str`` list or int64 array."""
+    return {
+        "group": batch.group,
+        "trajectory": batch.trajectory,
+        "state": batch.states(),
+        "success": batch.success,
+        "valid": batch.valid,
+    }
+
+
+def python_states(batch: Batch) -> list:
+    """States as a list of Python values (fresh ``str`` objects, or ints)."""
+    states = batch.states()
+    return states.tolist() if isinstance(states, np.ndarray) else states
+
+
+def python_inputs(batch: Batch) -> dict:
+    """Everything as Python lists: the fastest input for the plain-Python reference."""
+    return {
+        "group": batch.group.tolist(),
+        "trajectory": batch.trajectory.tolist(),
+        "state": python_states(batch),
+        "success": batch.success.tolist(),
+        "valid": batch.valid.tolist(),
+    }
+
+
+def published_inputs(batch: Batch, ids: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """numpy id arrays (the published code calls ``np.where`` on them) and a list of states.
+
+    ``ids``: (group, trajectory) id arrays to use instead of the batch's int64 ids, e.g. verl's uuid strings.
+    """
+    group, trajectory = ids if ids is not None else (batch.group, batch.trajectory)
+    return {
+        "group": group,
+        "trajectory": trajectory,
+        "state": python_states(batch),
+        "success": batch.success,
+        "valid": batch.valid,
+    }
+
+
+def _hash_each(items: list) -> list[int]:
+    from xxhash import xxh3_128_intdigest
+
+    return [xxh3_128_intdigest(x) for x in items]
+
+
+def _hash_buffer(array: np.ndarray) -> int:
+    from xxhash import xxh3_128_intdigest
+
+    return xxh3_128_intdigest(array)
+
+
+def _int_row_bytes(batch: Batch) -> list[bytes]:
+    return [v.to_bytes(8, "little", signed=True) for v in batch.states().tolist()]
+
+
+def published_impls(batch: Batch) -> list[Impl]:
+    """The published style with verl's uuid-string ids (its native input), and with int64 ids."""
+    uuids = batch.uuid_ids()
+    out = [
+        Impl(
+            f"published/{m}",
+            f"published style, {m}",
+            lambda: published_inputs(batch, uuids),
+            lambda kw, m=m: published_style.advantages(m, **kw),
+            method=m,
+        )
+        for m in METHODS
+    ]
+    out += [
+        Impl(
+            f"published-int/{m}",
+            f"published style, {m}, int64 ids",
+            lambda: published_inputs(batch),
+            lambda kw, m=m: published_style.advantages(m, **kw),
+            method=m,
+        )
+        for m in METHODS
+    ]
+    return out
+
+
+def python_impls(batch: Batch, reference: Callable[..., list[float]]) -> list[Impl]:
+    return [
+        Impl(
+            f"python/{m}",
+            f"linear Python (reference), {m}",
+            lambda: python_inputs(batch),
+            lambda kw, m=m: reference(m, **kw),
+            method=m,
+        )
+        for m in METHODS
+    ]
+
+
+def xxh3_impls(batch: Batch) -> list[Impl]:
+    if batch.is_text:
+        return [Impl("xxh3", "xxh3_128 per state (yardstick)", batch.state_bytes, _hash_each)]
+    return [
+        Impl("xxh3", "xxh3_128 per row, 8 bytes each (yardstick)", lambda: _int_row_bytes(batch), _hash_each),
+        Impl("xxh3-buffer", "xxh3_128 of the whole int64 buffer", batch.states, _hash_buffer),
+    ]
+
+
+def engine_impls(
+    batch: Batch, engine: Any, *, methods=METHODS, threads=(1,), extra_threads=(2,), fingerprint: bool = True
+) -> list[Impl]:
+    """Engine rows: ``fingerprint`` alone, each method at ``threads``, graphgpo also at ``extra_threads``."""
+    out = []
+    if fingerprint:
+        out.append(
+            Impl(
+                "engine/fingerprint",
+                "engine fingerprint(states)",
+                batch.states,
+                lambda states: engine.fingerprint(states),
+            )
+        )
+    runs = [(m, k) for m in methods for k in threads]
+    runs += [("graphgpo", k) for k in extra_threads if "graphgpo" in methods and k not in threads]
+    for m, k in runs:
+        plural = "thread" if k == 1 else "threads"
+        out.append(
+            Impl(
+                f"engine/{m}/{k}",
+                f"engine {m}, {k} {plural}",
+                lambda: engine_inputs(batch),
+                lambda kw, m=m, k=k: engine.advantages(m, num_threads=k, **kw),
+                method=m,
+            )
+        )
+    return out
