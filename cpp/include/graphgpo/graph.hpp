@@ -1,0 +1,52 @@
+// The state-transition graph of one group (SPEC "Graph and distance").
+//
+// Layout
+// - Node 0 is the group's SUCCESS node (always present, even in a group without a success).
+// - Then the group's distinct states, numbered in order of first appearance when rows are read in batch
+//   order (a row's state, then its next state).
+// - Then one terminal node per failed trajectory whose last row has no given next_state.
+// - Every row is an edge (repeats and self-loops kept); edge e is the e-th row of the group in batch order.
+//   The last row of a successful trajectory always points to SUCCESS.
+// - CSR, both directions: out_edges[out_offsets[v] .. out_offsets[v+1]) are the edges leaving v, and
+//   in_edges[...] those entering v, each in ascending edge order. Building is deterministic: the same
+//   rows give the same node ids, edge ids and CSR arrays on any thread count.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "graphgpo/batch.hpp"
+#include "graphgpo/fingerprint.hpp"
+#include "graphgpo/hash_index.hpp"
+
+namespace graphgpo {
+inline namespace v0 {
+
+enum class NodeKind : uint8_t { State = 0, Success = 1, Terminal = 2 };
+
+struct GroupGraph {
+  bool has_success = false;
+  std::vector<Fingerprint> node_state;  // {0, 0} for SUCCESS and terminal nodes
+  std::vector<NodeKind> node_kind;
+  std::vector<int64_t> edge_row;  // global row index of each edge
+  std::vector<int32_t> edge_src;
+  std::vector<int32_t> edge_dst;
+  std::vector<int64_t> out_offsets, out_edges;
+  std::vector<int64_t> in_offsets, in_edges;
+
+  int64_t num_nodes() const { return static_cast<int64_t>(node_kind.size()); }
+  int64_t num_edges() const { return static_cast<int64_t>(edge_row.size()); }
+};
+
+// Reusable per-thread scratch: the fingerprint index survives from group to group.
+struct GraphScratch {
+  FingerprintIndex index;
+  std::vector<size_t> terminal_edges;
+};
+
+// Build group g of a validated batch.
+void build_group_graph(const BatchView& batch, const BatchLayout& layout, size_t g, GroupGraph& graph,
+                       GraphScratch& scratch);
+
+}  // namespace v0
+}  // namespace graphgpo

@@ -1,0 +1,111 @@
+/*
+ * graphgpo C ABI (C11). Stable across releases: functions are only ever added, options travel as JSON so
+ * new options never change a signature, and graphs are opaque handles.
+ *
+ * Conventions
+ * - Every function returns a graphgpo_status_t. On failure, graphgpo_last_error() returns a message for the
+ *   calling thread (valid until its next graphgpo call) and nothing is written to the caller's outputs.
+ * - Arrays are borrowed for the duration of the call; optional arrays may be NULL.
+ * - Rows follow SPEC "Input": group and trajectory ids, one fingerprint per state, success/valid as 0/1.
+ * - Results never depend on the number of threads.
+ */
+#ifndef GRAPHGPO_GRAPHGPO_H
+#define GRAPHGPO_GRAPHGPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define GRAPHGPO_API __declspec(dllexport)
+#else
+#define GRAPHGPO_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Status codes. @since 0.1 */
+typedef enum graphgpo_status {
+  GRAPHGPO_OK = 0,
+  GRAPHGPO_INVALID_ARGUMENT = 1, /* bad rows, options, method; the message names the first bad row */
+  GRAPHGPO_TYPE_ERROR = 2,
+  GRAPHGPO_OUT_OF_MEMORY = 3,
+  GRAPHGPO_NOT_COMPILED_WITH_CUDA = 4,
+  GRAPHGPO_INTERNAL = 5
+} graphgpo_status_t;
+
+/** A 128-bit state fingerprint (see graphgpo_fingerprint_*). @since 0.1 */
+typedef struct graphgpo_fingerprint {
+  uint64_t lo;
+  uint64_t hi;
+} graphgpo_fingerprint_t;
+
+/** Opaque batch of per-group graphs. @since 0.1 */
+typedef struct graphgpo_graphs graphgpo_graphs_t;
+
+/** Library version, "MAJOR.MINOR.PATCH". @since 0.1 */
+GRAPHGPO_API const char* graphgpo_version(void);
+/** ABI version; bumped only on an incompatible change. @since 0.1 */
+GRAPHGPO_API int graphgpo_abi_version(void);
+/** JSON object: version, abi_version, compiler, cxx_standard, threads, cuda, debug. @since 0.1 */
+GRAPHGPO_API const char* graphgpo_build_info(void);
+/** Message of the last failed call on this thread ("" if none). @since 0.1 */
+GRAPHGPO_API const char* graphgpo_last_error(void);
+
+/** Fingerprint of a byte string (text as UTF-8). @since 0.1 */
+GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_bytes(const void* data, size_t size, graphgpo_fingerprint_t* out);
+/** Fingerprints of n byte strings: string i is strings[i][0 .. sizes[i]). @since 0.1 */
+GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_strings(const char* const* strings, const size_t* sizes, size_t n,
+                                                            graphgpo_fingerprint_t* out);
+/** Fingerprints of n integer states. @since 0.1 */
+GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_int64(const int64_t* values, size_t n, graphgpo_fingerprint_t* out);
+
+/**
+ * Advantages of n rows. method: "grpo", "gigpo" or "graphgpo". Required: group, trajectory, state, success,
+ * out (n doubles). Optional (NULL): next_state, valid, reward, cost, action. options_json: a JSON object of
+ * SPEC options (NULL or "" for defaults), e.g. {"omega": 0.5, "distance": "expected", "num_threads": 2}.
+ * @since 0.1
+ */
+GRAPHGPO_API graphgpo_status_t graphgpo_advantages(const char* method, size_t n, const int64_t* group,
+                                                   const int64_t* trajectory, const graphgpo_fingerprint_t* state,
+                                                   const graphgpo_fingerprint_t* next_state, const uint8_t* success,
+                                                   const uint8_t* valid, const double* reward, const double* cost,
+                                                   const int64_t* action, const char* options_json, double* out);
+
+/** Build the graphs of a batch (same rows as graphgpo_advantages; options: distance, num_threads). @since 0.1 */
+GRAPHGPO_API graphgpo_status_t graphgpo_graphs_build(size_t n, const int64_t* group, const int64_t* trajectory,
+                                                     const graphgpo_fingerprint_t* state,
+                                                     const graphgpo_fingerprint_t* next_state, const uint8_t* success,
+                                                     const double* cost, const int64_t* action,
+                                                     const char* options_json, graphgpo_graphs_t** out);
+/** Free a handle (NULL is fine). @since 0.1 */
+GRAPHGPO_API void graphgpo_graphs_free(graphgpo_graphs_t* graphs);
+/** Number of groups, in order of first appearance. @since 0.1 */
+GRAPHGPO_API graphgpo_status_t graphgpo_graphs_num_groups(const graphgpo_graphs_t* graphs, size_t* out);
+/** Group g's id, node count (SUCCESS + states + terminals) and edge count (= its rows). @since 0.1 */
+GRAPHGPO_API graphgpo_status_t graphgpo_graphs_group_info(const graphgpo_graphs_t* graphs, size_t g, int64_t* group_id,
+                                                          int64_t* num_nodes, int64_t* num_edges);
+/**
+ * Group g's forward CSR: offsets (num_nodes + 1), and for each edge in CSR order its target node and its row
+ * in the batch. Node 0 is SUCCESS. Any output pointer may be NULL to skip it. @since 0.1
+ */
+GRAPHGPO_API graphgpo_status_t graphgpo_graphs_csr(const graphgpo_graphs_t* graphs, size_t g, int64_t* offsets,
+                                                   int64_t* targets, int64_t* rows);
+/** Same for the reverse CSR (edges grouped by target; sources[k] is the source node). @since 0.1 */
+GRAPHGPO_API graphgpo_status_t graphgpo_graphs_reverse_csr(const graphgpo_graphs_t* graphs, size_t g, int64_t* offsets,
+                                                           int64_t* sources, int64_t* rows);
+/** Distance to SUCCESS of each node of group g (num_nodes doubles). @since 0.1 */
+GRAPHGPO_API graphgpo_status_t graphgpo_graphs_distances(const graphgpo_graphs_t* graphs, size_t g, double* out);
+/** Kind (0 state, 1 SUCCESS, 2 terminal) and fingerprint ({0,0} unless a state) of each node. @since 0.1 */
+GRAPHGPO_API graphgpo_status_t graphgpo_graphs_nodes(const graphgpo_graphs_t* graphs, size_t g, uint8_t* kinds,
+                                                     graphgpo_fingerprint_t* states);
+
+/** Whether this build has CUDA kernels (0 or 1). @since 0.1 */
+GRAPHGPO_API int graphgpo_cuda_available(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GRAPHGPO_GRAPHGPO_H */

@@ -1,0 +1,45 @@
+// Estimator options (SPEC names and defaults) and their one parser: a flat JSON object. Both the C ABI and
+// the Python module pass options as JSON, so validation lives in one place and new options never change a
+// function signature.
+#pragma once
+
+#include <string>
+
+namespace graphgpo {
+inline namespace v0 {
+
+enum class Method { Grpo, Gigpo, GraphGpo };
+enum class Norm { MeanStd, Mean };
+enum class Convention { Reference, Paper };
+enum class EpisodeStats { PerStep, PerTrajectory };
+enum class DistanceKind { Shortest, Expected };
+
+struct Options {
+  double omega = 0.1;            // (0, 1)
+  double gamma = 0.95;           // [0, 1]
+  double success_reward = 10.0;  // finite
+  double invalid_penalty = 0.1;  // finite
+  double step_weight = 1.0;      // finite
+  double episode_weight = 1.0;   // finite
+  double eps = 1e-6;             // finite, >= 0
+  Norm norm = Norm::MeanStd;
+  Convention convention = Convention::Reference;
+  EpisodeStats episode_stats = EpisodeStats::PerStep;
+  bool normalize_distance = false;
+  DistanceKind distance = DistanceKind::Shortest;
+  int num_threads = 0;  // 0 = default (GRAPHGPO_NUM_THREADS or all cores); results never depend on it
+};
+
+// Parse "grpo" | "gigpo" | "graphgpo"; throws Error(InvalidArgument) otherwise.
+Method parse_method(const std::string& name);
+const char* method_name(Method method);
+
+// Parse a JSON object of options ("" or "null" or "{}" give the defaults). Unknown keys, wrong types and
+// values outside their allowed set throw Error(InvalidArgument) naming the option.
+Options parse_options_json(const std::string& json);
+
+// Checks ranges (omega in (0,1), gamma in [0,1], finiteness); parse_options_json calls it.
+void validate_options(const Options& options);
+
+}  // namespace v0
+}  // namespace graphgpo

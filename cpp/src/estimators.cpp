@@ -1,0 +1,173 @@
+#include "graphgpo/estimators.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "graphgpo/distances.hpp"
+#include "graphgpo/graph.hpp"
+#include "graphgpo/normalize.hpp"
+#include "graphgpo/parallel.hpp"
+
+namespace graphgpo {
+inline namespace v0 {
+namespace {
+
+// Per-thread scratch, reused across groups and calls.
+struct Workspace {
+  GroupGraph graph;
+  GraphScratch graph_scratch;
+  DistanceScratch distance_scratch;
+  std::vector<double> dist;
+  std::vector<double> episode_reward;  // per trajectory of the group
+  std::vector<double> values;          // per edge (row of the group)
+  std::vector<double> episode_adv;     // per edge
+  std::vector<double> step_return;     // per edge
+  std::vector<double> gathered;
+};
+
+// Rows of group g in batch order, as [lo, hi) runs of its trajectories.
+template <typename Body>
+void for_each_trajectory(const BatchLayout& layout, size_t g, Body body) {
+  for (int64_t k = layout.group_traj_offsets[g]; k < layout.group_traj_offsets[g + 1]; ++k) {
+    const size_t t = static_cast<size_t>(layout.group_trajs[static_cast<size_t>(k)]);
+    body(static_cast<size_t>(layout.traj_begin[t]), static_cast<size_t>(layout.traj_end[t]));
+  }
+}
+
+// A_E for every row of the group, in group row order (SPEC "Episode advantage").
+void episode_advantage(const BatchView& b, const BatchLayout& layout, size_t g, const Options& o, Workspace& w) {
+  const size_t num_rows = static_cast<size_t>(layout.group_num_rows[g]);
+  auto& ep = w.episode_reward;
+  ep.clear();
+  for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
+    double total = 0.0;
+    if (b.reward) {
+      for (size_t i = lo; i < hi; ++i) total += b.reward[i];
+    } else if (b.success[lo]) {
+      total = o.success_reward;
+    }
+    ep.push_back(total);
+  });
+  auto& values = w.values;
+  values.resize(num_rows);
+  w.episode_adv.resize(num_rows);
+  if (o.episode_stats == EpisodeStats::PerStep) {
+    size_t e = 0;
+    size_t t = 0;
+    for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
+      for (size_t i = lo; i < hi; ++i, ++e) values[e] = ep[t] - ((!b.valid || b.valid[i]) ? 0.0 : o.invalid_penalty);
+      ++t;
+    });
+    normalize_segment(values.data(), num_rows, o.norm, o.eps, SingletonRule::MeanZeroStdOne, w.episode_adv.data());
+    return;
+  }
+  // Per trajectory: one score each (episode reward minus the penalty of each invalid row).
+  size_t t = 0;
+  for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
+    size_t invalid = 0;
+    if (b.valid)
+      for (size_t i = lo; i < hi; ++i) invalid += b.valid[i] ? 0 : 1;
+    ep[t] = ep[t] - o.invalid_penalty * static_cast<double>(invalid);
+    ++t;
+  });
+  normalize_segment(ep.data(), ep.size(), o.norm, o.eps, SingletonRule::MeanZeroStdOne, ep.data());
+  size_t e = 0;
+  t = 0;
+  for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i, ++e) w.episode_adv[e] = ep[t];
+    ++t;
+  });
+}
+
+// GiGPO step returns: discounted remaining reward of the trajectory.
+void discounted_returns(const BatchView& b, const BatchLayout& layout, size_t g, const Options& o, Workspace& w) {
+  size_t e = 0;
+  for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
+    double running = 0.0;
+    for (size_t i = hi; i-- > lo;) {
+      const double r = b.reward ? b.reward[i] : ((i + 1 == hi && b.success[i]) ? o.success_reward : 0.0);
+      running = r + o.gamma * running;
+      w.step_return[e + (i - lo)] = running;
+    }
+    e += hi - lo;
+  });
+}
+
+// GraphGPO step returns: success_reward * omega ** exponent, exponent per convention.
+void graph_returns(const BatchView& b, const Options& o, Workspace& w) {
+  const GroupGraph& graph = w.graph;
+  compute_distances(graph, b, o.distance, w.dist, w.distance_scratch);
+  for (size_t e = 0; e < static_cast<size_t>(graph.num_edges()); ++e) {
+    const double d_next = w.dist[static_cast<size_t>(graph.edge_dst[e])];
+    double exponent;
+    if (o.normalize_distance) {
+      exponent = d_next - w.dist[static_cast<size_t>(graph.edge_src[e])] + 1.0;
+    } else if (o.convention == Convention::Paper) {
+      exponent = d_next + (b.cost ? b.cost[graph.edge_row[e]] : 1.0);
+    } else {
+      exponent = d_next;
+    }
+    w.step_return[e] = o.success_reward * std::pow(o.omega, exponent);
+  }
+}
+
+void process_group(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
+                   Workspace& w, double* out) {
+  episode_advantage(b, layout, g, o, w);
+  if (method == Method::Grpo) {
+    size_t e = 0;
+    for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
+      for (size_t i = lo; i < hi; ++i, ++e) out[i] = w.episode_adv[e];
+    });
+    return;
+  }
+  build_group_graph(b, layout, g, w.graph, w.graph_scratch);
+  const GroupGraph& graph = w.graph;
+  const size_t num_edges = static_cast<size_t>(graph.num_edges());
+  w.step_return.resize(num_edges);
+  if (method == Method::Gigpo) {
+    discounted_returns(b, layout, g, o, w);
+  } else {
+    graph_returns(b, o, w);
+  }
+  if (b.valid) {
+    for (size_t e = 0; e < num_edges; ++e)
+      if (!b.valid[graph.edge_row[e]]) w.step_return[e] -= o.invalid_penalty;
+  }
+  // Step groups are the rows leaving one node: exactly the out-edges of each node in the CSR.
+  auto& gathered = w.gathered;
+  for (size_t v = 0; v < static_cast<size_t>(graph.num_nodes()); ++v) {
+    const int64_t first = graph.out_offsets[v];
+    const size_t count = static_cast<size_t>(graph.out_offsets[v + 1] - first);
+    if (count == 0) continue;
+    gathered.resize(count);
+    for (size_t k = 0; k < count; ++k)
+      gathered[k] = w.step_return[static_cast<size_t>(graph.out_edges[static_cast<size_t>(first) + k])];
+    normalize_segment(gathered.data(), count, o.norm, o.eps, SingletonRule::Zero, gathered.data());
+    for (size_t k = 0; k < count; ++k) {
+      const size_t e = static_cast<size_t>(graph.out_edges[static_cast<size_t>(first) + k]);
+      out[graph.edge_row[e]] = o.episode_weight * w.episode_adv[e] + o.step_weight * gathered[k];
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options) {
+  validate_options(options);
+  const BatchLayout layout =
+      validate_and_layout(batch, method == Method::GraphGpo && options.distance == DistanceKind::Expected);
+  std::vector<double> out(batch.n, 0.0);
+  const size_t num_groups = layout.num_groups();
+  if (num_groups == 0) return out;
+  const int threads = resolve_num_threads(options.num_threads, batch.n / 4096);
+  const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 16));
+  parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
+    thread_local Workspace workspace;
+    for (size_t g = begin; g < end; ++g) process_group(method, batch, layout, g, options, workspace, out.data());
+  });
+  return out;
+}
+
+}  // namespace v0
+}  // namespace graphgpo

@@ -1,0 +1,183 @@
+"""The estimator API: advantages for a batch of agent steps (SPEC.md), computed by the C++ engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._inputs import (
+    FINGERPRINT_DTYPE,
+    as_action_ids,
+    as_flags,
+    as_floats,
+    as_ids,
+    fingerprints,
+    options_json,
+)
+
+#: The estimators, by name.
+METHODS = ("grpo", "gigpo", "graphgpo")
+
+#: SPEC defaults; every estimator accepts every option (each uses the ones it needs).
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "omega": 0.1,
+    "gamma": 0.95,
+    "success_reward": 10.0,
+    "invalid_penalty": 0.1,
+    "step_weight": 1.0,
+    "episode_weight": 1.0,
+    "norm": "mean_std",
+    "eps": 1e-6,
+    "convention": "reference",
+    "episode_stats": "per_step",
+    "normalize_distance": False,
+    "distance": "shortest",
+}
+
+StateKey = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows prepared for the engine: typed, contiguous, one entry per row."""
+
+    group: np.ndarray
+    trajectory: np.ndarray
+    state: np.ndarray  # (n, 2) uint64 fingerprints
+    next_state: np.ndarray | None
+    success: np.ndarray
+    valid: np.ndarray | None
+    reward: np.ndarray | None
+    cost: np.ndarray | None
+    action: np.ndarray | None
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.group)
+
+
+def _length(value: Any) -> int:
+    shape = getattr(value, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    return len(value)
+
+
+def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=None, reward=None, cost=None,
+                  action=None, key: StateKey | None = None, num_threads: int | None = None) -> Batch:
+    """Validate shapes and types and convert every field (hashing states). Row-level rules are checked by
+    the engine, which names the first offending row."""
+    fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,
+              "next_state": next_state, "valid": valid, "reward": reward, "cost": cost, "action": action}
+    for name in ("group", "trajectory", "state", "success"):
+        if fields[name] is None:
+            raise ValueError(f"{name} is required")
+    lengths = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        try:
+            lengths[name] = _length(value)
+        except TypeError:
+            raise TypeError(f"{name} must be a sequence or array, got {type(value).__name__}") from None
+    n = lengths["group"]
+    for name, length in lengths.items():
+        if length != n:
+            raise ValueError(f"unequal lengths: {name} has {length} rows but group has {n}")
+    threads = 0 if num_threads is None else int(num_threads)
+    if threads < 0:
+        raise ValueError("num_threads must be >= 0")
+    return Batch(
+        group=as_ids(group, "group"),
+        trajectory=as_ids(trajectory, "trajectory"),
+        state=fingerprints(state, "state", key=key, num_threads=threads),
+        next_state=None if next_state is None else fingerprints(next_state, "next_state", key=key,
+                                                                 num_threads=threads),
+        success=as_flags(success, "success"),
+        valid=None if valid is None else as_flags(valid, "valid"),
+        reward=None if reward is None else as_floats(reward, "reward"),
+        cost=None if cost is None else as_floats(cost, "cost"),
+        action=None if action is None else as_action_ids(action),
+    )
+
+
+def _check_method(method: Any) -> str:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
+    return method
+
+
+def _options_with_threads(options: dict[str, Any], num_threads: int | None) -> str:
+    if num_threads is not None:
+        options = {**options, "num_threads": int(num_threads)}
+    encoded = options_json(options)
+    _core.check_options(encoded)  # fail on a bad option before any state is hashed
+    return encoded
+
+
+def advantages(method: str, *, group, trajectory, state, success, next_state=None, valid=None, reward=None,
+               cost=None, action=None, key: StateKey | None = None, num_threads: int | None = None,
+               **options: Any) -> np.ndarray:
+    """Per-row advantages of a batch of agent steps, exactly as SPEC.md defines them.
+
+    Args:
+        method: ``"grpo"``, ``"gigpo"`` or ``"graphgpo"``.
+        group: task group id per row (all rollouts of one task share it), integers.
+        trajectory: trajectory id per row; a trajectory's rows are contiguous and in step order.
+        state: the state at the start of each step: a list of str or bytes, a 1-D integer array, a 2-D array
+            (one row per state), ragged integer sequences, or fingerprints from :func:`fingerprint`.
+        success: whether the row's trajectory succeeded (constant per trajectory).
+        next_state: the state after each step (same kinds as ``state``); default: the next row's state.
+        valid: whether each action was valid (default all valid).
+        reward: per-step rewards (default: ``success_reward`` on the last row of a successful trajectory).
+        cost: per-step edge costs > 0 (default 1).
+        action: action identity per row (needed by ``distance="expected"``); any hashables.
+        key: optional callable applied to every state before hashing (canonicalization).
+        num_threads: engine threads (default all cores); results never depend on it.
+        **options: SPEC options: omega, gamma, success_reward, invalid_penalty, step_weight, episode_weight,
+            norm, eps, convention, episode_stats, normalize_distance, distance.
+
+    Returns:
+        float64 array, one advantage per row. An empty batch gives an empty array.
+
+    Raises:
+        ValueError: bad rows (naming the first), unequal lengths, unknown or out-of-range options/method.
+        TypeError: ids that are not integers, unsupported state types.
+    """
+    _check_method(method)
+    encoded_options = _options_with_threads(options, num_threads)
+    batch = prepare_batch(group=group, trajectory=trajectory, state=state, success=success,
+                          next_state=next_state, valid=valid, reward=reward, cost=cost, action=action, key=key,
+                          num_threads=num_threads)
+    return _core.advantages(method, batch.group, batch.trajectory, batch.state, batch.next_state, batch.success,
+                            batch.valid, batch.reward, batch.cost, batch.action, encoded_options)
+
+
+def grpo(**kwargs: Any) -> np.ndarray:
+    """GRPO advantages: the episode advantage A_E of every row. Same arguments as :func:`advantages`."""
+    return advantages("grpo", **kwargs)
+
+
+def gigpo(**kwargs: Any) -> np.ndarray:
+    """GiGPO advantages: A_E plus discounted returns normalized within step groups (same start state)."""
+    return advantages("gigpo", **kwargs)
+
+
+def graphgpo(**kwargs: Any) -> np.ndarray:
+    """GraphGPO advantages: A_E plus graph distance-to-success returns normalized within step groups."""
+    return advantages("graphgpo", **kwargs)
+
+
+def fingerprint(states: Any, *, key: StateKey | None = None, num_threads: int | None = None) -> np.ndarray:
+    """128-bit fingerprints of states, as a 1-D array of dtype :data:`FINGERPRINT_DTYPE` (fields lo, hi).
+
+    Accepts a list of str (hashed as UTF-8) or bytes, a 1-D integer array or list, a 2-D array (each row's
+    values, integers widened to int64), ragged integer sequences, or CPU torch tensors. Equal states give
+    equal fingerprints across runs, processes and machines. Pass the result anywhere a state is expected.
+    """
+    raw = fingerprints(states, "states", key=key, num_threads=0 if num_threads is None else int(num_threads))
+    return raw.view(FINGERPRINT_DTYPE).reshape(-1)
