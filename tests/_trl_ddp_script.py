@@ -20,14 +20,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import trl_helpers as H  # noqa: E402  (sets the offline environment variables first)
 
 
-def run(out_dir: str, per_device: int, estimator: str = "graphgpo") -> None:
+def run(out_dir: str, per_device: int, estimator: str = "graphgpo", select: bool = True) -> None:
+    """Train one step and save rank outputs; ``select=False`` keeps the caller's engine choice."""
     import torch
     from datasets import Dataset
 
     from graphgpo.trl import GraphGPOConfig
     from graphgpo.trl.testing import tiny_model, tiny_tokenizer
 
-    H.select_engine()
+    if select:
+        H.select_engine()
     tok = tiny_tokenizer([H.LineWorld.move], corpus=[" Slot 1. You are at 0; the goal is at 3.", "You are at 2."])
     model = tiny_model(tok)
     data = Dataset.from_dict({"prompt": [[{"role": "user", "content": "Walk to the goal."}]] * 2, "goal": [2, 3]})
@@ -45,7 +47,7 @@ def run(out_dir: str, per_device: int, estimator: str = "graphgpo") -> None:
     rank = trainer.accelerator.process_index
     record = trainer.recorded[0]
     torch.save({k: record[k] for k in ("advantages", "completion_ids", "completion_mask", "tool_mask",
-                                       "environments_traces")},
+                                       "environments_traces", "environments_success")},
                os.path.join(out_dir, f"rank{rank}.pt"))
 
 

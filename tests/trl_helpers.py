@@ -196,8 +196,9 @@ def recording_trainer_class():
         def _generate_and_score_completions(self, inputs):
             out = super()._generate_and_score_completions(inputs)
             record = {k: (v.detach().cpu().clone() if hasattr(v, "detach") else v) for k, v in out.items()}
-            record["environments_traces"] = (
-                [list(e.graphgpo_trace) for e in self.environments] if self.environments else None)
+            envs = self.environments or []
+            record["environments_traces"] = [list(e.graphgpo_trace) for e in envs]
+            record["environments_success"] = [bool(e.graphgpo_success) for e in envs]
             self.recorded = [*getattr(self, "recorded", []), record]
             return out
 

@@ -2,7 +2,9 @@
 
 Product code reaches the engine only through these two functions, so an experiment (or a test run
 before the native engine is built) can swap them with ``monkeypatch.setattr`` in one place. They are
-thin on purpose: argument validation and semantics live in the engine (SPEC.md).
+thin on purpose: argument validation and semantics live in the engine (SPEC.md). Inside
+``graphgpo.trl`` a fingerprint is a row of an ``(n, 2)`` uint64 array; the conversion to the engine's
+fingerprint dtype happens here.
 """
 
 from __future__ import annotations
@@ -11,11 +13,21 @@ import numpy as np
 
 __all__ = ["advantages", "fingerprint"]
 
+_STATE_FIELDS = ("state", "next_state")
+
 
 def advantages(method: str, **rows_and_options) -> np.ndarray:
-    """``graphgpo.advantages(method, **rows_and_options)`` as a float64 array, one value per row."""
+    """``graphgpo.advantages(method, **rows_and_options)`` as a float64 array, one value per row.
+
+    ``state``/``next_state`` are ``(n, 2)`` uint64 fingerprints from :func:`fingerprint`.
+    """
     import graphgpo
 
+    for name in _STATE_FIELDS:
+        value = rows_and_options.get(name)
+        if value is not None:
+            rows_and_options[name] = np.ascontiguousarray(value, dtype=np.uint64).view(graphgpo.FINGERPRINT_DTYPE)
+            rows_and_options[name] = rows_and_options[name].reshape(-1)
     return np.asarray(graphgpo.advantages(method, **rows_and_options), dtype=np.float64)
 
 
@@ -29,4 +41,5 @@ def fingerprint(keys: list[bytes]) -> np.ndarray:
         return np.zeros((0, 2), dtype=np.uint64)
     import graphgpo
 
-    return np.asarray(graphgpo.fingerprint(keys), dtype=np.uint64).reshape(len(keys), 2)
+    fps = np.ascontiguousarray(graphgpo.fingerprint(keys))
+    return fps.view(np.uint64).reshape(len(keys), 2)

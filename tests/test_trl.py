@@ -1,0 +1,486 @@
+"""GraphGPOTrainer / GraphGPOConfig: token layout, row assembly, a scripted end-to-end run, TRL contract,
+and a 2-process run that must equal the 1-process one.
+
+The engine is the native one when it is built, else tests/reference.py through the one seam
+``graphgpo.trl._engine`` (see trl_helpers.select_engine); the expected values are always computed with
+tests/reference.py, independently of the trainer's code.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("trl")
+torch = pytest.importorskip("torch")
+
+import trl_helpers as H  # noqa: E402
+from reference import reference_advantages  # noqa: E402
+
+from graphgpo.trl._steps import batch_advantages, records_from_traces  # noqa: E402
+from graphgpo.trl._tokens import (  # noqa: E402
+    action_segments,
+    assign_steps,
+    layout_advantages,
+    segment_values,
+)
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    return H.select_engine(monkeypatch)
+
+
+# -- turn segmentation and the per-token layout (no model) ------------------------------------------------
+
+
+def test_action_segments_split_on_tool_results_and_padding():
+    completion = [1] * 10 + [0, 0]
+    tool = [1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1]  # padding has tool_mask 1, as TRL pads it
+    assert action_segments(completion, tool) == [(0, 2), (4, 7), (8, 10)]
+    assert action_segments(completion) == [(0, 10)]
+    assert action_segments([0] * 4, [1] * 4) == []  # e.g. mask_truncated_completions
+    assert action_segments([1, 1, 1], [0, 1, 1]) == [(1, 3)]
+    with pytest.raises(ValueError, match="tool_mask"):
+        action_segments([1, 1], [1])
+
+
+def test_assign_steps_covers_parallel_calls_text_turns_and_untokenized_steps():
+    # one call per turn; a final text turn owns nothing
+    assert assign_steps(3, 2) == [range(0, 1), range(1, 2), range(2, 2)]
+    # two parallel calls in the first turn, then one, then a final answer
+    assert assign_steps(3, 3, [2, 1, 0]) == [range(0, 2), range(2, 3), range(3, 3)]
+    # more steps than turns: the leftover step stays in the graph without tokens
+    assert assign_steps(1, 3) == [range(0, 1)]
+    # calls that never ran (iteration limit): the turn owns no step
+    assert assign_steps(2, 1, [1, 1]) == [range(0, 1), range(1, 1)]
+    assert assign_steps(0, 4) == []
+
+
+def test_layout_puts_turn_values_on_action_tokens_and_exact_zeros_elsewhere():
+    completion_mask = torch.tensor([[1] * 9 + [0], [1] * 5 + [0] * 5, [0] * 10])
+    tool_mask = torch.tensor([[1, 1, 0, 0, 1, 1, 0, 1, 1, 1], [1] * 10, [1] * 10])
+    steps = [np.array([0.5, -1.0]), np.array([2.0, 3.0, 4.0]), np.array([7.0])]
+    spans, values = [], []
+    for b in range(3):
+        row = action_segments(completion_mask[b].tolist(), tool_mask[b].tolist())
+        owned = assign_steps(len(row), len(steps[b]), [2] if b == 1 else None)
+        spans.append(row)
+        values.append(segment_values(steps[b], owned, text_value=9.0))
+    adv = layout_advantages((3, 10), spans, values)
+    expected = torch.tensor([
+        [0.5, 0.5, 0, 0, -1.0, -1.0, 0, 9.0, 9.0, 0],  # two steps, then a text turn, then padding
+        [2.5] * 5 + [0] * 5,  # one turn with two parallel calls: their mean; step 3 has no tokens
+        [0] * 10,  # fully masked row
+    ])
+    assert torch.equal(adv, expected)
+    loss_mask = completion_mask * tool_mask
+    assert torch.all(adv[loss_mask == 0] == 0)
+
+
+# -- row assembly (no model) -------------------------------------------------------------------------------
+
+
+def _worked_example_traces():
+    # SPEC worked example 1: t0 A->B->C->X (success), t1 A->C->Y (success), t2 A->D, D->B invalid, B->B, B->C.
+    return [
+        [("A", "B", True), ("B", "C", True), ("C", "X", True)],
+        [("A", "C", True), ("C", "Y", True)],
+        [("A", "D", True), ("D", "B", False), ("B", "B", True), ("B", "C", True)],
+    ], [True, True, False]
+
+
+def test_batch_advantages_reproduce_the_spec_worked_example(engine):
+    traces, successes = _worked_example_traces()
+    records = records_from_traces(traces, successes)
+    result = batch_advantages(records, [0.0, 0.0, 0.0], num_generations=3, method="graphgpo",
+                              options={"omega": 0.5}, episode_reward="success")
+    got = np.concatenate(result.steps)
+    spec = [0.625042, 1.42061, 0.84326, 1.934349, 0.84326, -1.922214, -1.068269, -2.204043, -0.471993]
+    np.testing.assert_allclose(got, spec, atol=2e-6)
+    # text turns get the episode advantage A_E, computed with validity ignored
+    a_e = reference_advantages("grpo", group=[0] * 9, trajectory=[0, 0, 0, 1, 1, 2, 2, 2, 2],
+                               state=list("ABCACADBB"), next_state=list("BCXCYDBBC"),
+                               success=[True] * 5 + [False] * 4, omega=0.5)
+    np.testing.assert_allclose(result.text, [a_e[0], a_e[3], a_e[5]], atol=1e-12)
+    assert not result.synthetic.any()
+
+
+def test_an_episode_without_steps_is_one_stop_step_from_the_group_start(engine):
+    traces = [[(0, 1, True), (1, 2, True)], [], [(0, 0, False)], None]
+    records = records_from_traces(traces, [True, None, False, None])
+    rewards = [1.0, 0.0, 0.0, 5.0]  # success unknown for rollouts 1 and 3: read from the reward
+    result = batch_advantages(records, rewards, num_generations=4, method="gigpo", options={},
+                              episode_reward="success")
+    assert result.synthetic.tolist() == [False, True, False, True]
+    assert result.success.tolist() == [True, False, False, True]
+    expected = reference_advantages(
+        "gigpo", group=[0] * 5, trajectory=[0, 0, 1, 2, 3], state=[0, 1, 0, 0, 0],
+        next_state=[1, 2, ("stop", 1), 0, ("stop", 3)], success=[True, True, False, False, True],
+        valid=[True, True, True, False, True])
+    np.testing.assert_allclose(np.concatenate(result.steps), expected, atol=1e-9)
+
+
+def test_episode_reward_from_reward_funcs_goes_on_the_last_step(engine):
+    traces = [[(0, 1, True), (1, 2, True)], [(0, 3, True)]]
+    records = records_from_traces(traces, [True, False])
+    result = batch_advantages(records, [0.7, float("nan")], num_generations=2, method="gigpo", options={},
+                              episode_reward="reward_funcs")
+    expected = reference_advantages("gigpo", group=[0, 0, 0], trajectory=[0, 0, 1], state=[0, 1, 0],
+                                    next_state=[1, 2, 3], success=[True, True, False],
+                                    reward=[0.0, 0.7, 0.0])
+    np.testing.assert_allclose(np.concatenate(result.steps), expected, atol=1e-9)
+
+
+def test_keys_are_typed_and_bad_traces_name_the_rollout(engine):
+    records = records_from_traces([[(1, "1", True)]], [None])
+    assert not np.array_equal(records[0].state, records[0].next_state)  # 1 and "1" are different states
+    with pytest.raises(TypeError, match="rollout 1, step 0"):
+        records_from_traces([[], [((1, 2), 3, True)]], [None, None])
+    with pytest.raises(ValueError, match="rollout 0, step 1"):
+        records_from_traces([[(1, 2, True), (2, 3)]], [None])
+    with pytest.raises(TypeError, match="valid"):
+        records_from_traces([[(1, 2, "yes")]], [None])
+    with pytest.raises(ValueError, match="groups of num_generations"):
+        batch_advantages(records_from_traces([[], [], []], [None] * 3), [0, 0, 0], num_generations=2,
+                         method="grpo", options={})
+    with pytest.raises(ValueError, match="action identity"):
+        batch_advantages(records_from_traces([[(1, 2, True)], []], [True, None]), [0, 0], num_generations=2,
+                         method="graphgpo", options={"distance": "expected"})
+
+
+# -- config -------------------------------------------------------------------------------------------------
+
+
+def _config(**kw):
+    from graphgpo.trl import GraphGPOConfig
+
+    base = dict(output_dir="unused", use_cpu=True, bf16=False, report_to="none", num_generations=2,
+                per_device_train_batch_size=2)
+    return GraphGPOConfig(**{**base, **kw})
+
+
+def test_config_defaults_match_spec_and_validate():
+    cfg = _config()
+    assert cfg.advantage_estimator == "graphgpo"
+    assert cfg.estimator_options() == {
+        "omega": 0.1, "gamma": 0.95, "success_reward": 10.0, "invalid_penalty": 0.1, "step_weight": 1.0,
+        "episode_weight": 1.0, "norm": "mean_std", "eps": 1e-6, "convention": "reference",
+        "episode_stats": "per_step", "normalize_distance": False, "distance": "shortest"}
+    assert cfg.epsilon == 0.2  # GRPO's clipping range is untouched by adv_eps
+    for bad, match in [({"advantage_estimator": "ppo"}, "advantage_estimator"), ({"omega": 1.0}, "omega"),
+                       ({"omega": 0.0}, "omega"), ({"gamma": 1.5}, "gamma"), ({"norm": "zscore"}, "norm"),
+                       ({"convention": "x"}, "convention"), ({"episode_stats": "x"}, "episode_stats"),
+                       ({"distance": "x"}, "distance"), ({"adv_eps": -1.0}, "adv_eps"),
+                       ({"success_reward": math.nan}, "success_reward"),
+                       ({"normalize_distance": "yes"}, "normalize_distance"),
+                       ({"episode_reward": "x"}, "episode_reward")]:
+        with pytest.raises(ValueError, match=match):
+            _config(**bad)
+
+
+def test_config_parses_from_the_command_line():
+    from transformers import HfArgumentParser
+
+    from graphgpo.trl import GraphGPOConfig
+
+    (cfg,) = HfArgumentParser(GraphGPOConfig).parse_args_into_dataclasses(
+        ["--output_dir", "unused", "--use_cpu", "--bf16", "False", "--advantage_estimator", "gigpo",
+         "--omega", "0.8", "--adv_eps", "1e-4", "--normalize_distance", "true"])
+    assert (cfg.advantage_estimator, cfg.omega, cfg.adv_eps, cfg.normalize_distance) == ("gigpo", 0.8, 1e-4, True)
+
+
+def test_trainer_requires_a_graphgpo_config():
+    from trl import GRPOConfig
+
+    from graphgpo.trl import GraphGPOTrainer
+
+    with pytest.raises(TypeError, match="GraphGPOConfig"):
+        GraphGPOTrainer(model=None, reward_funcs=H.success_reward,
+                        args=GRPOConfig(output_dir="unused", use_cpu=True, bf16=False, report_to="none"))
+
+
+# -- scripted end-to-end run through TRL's tool loop -------------------------------------------------------
+
+MAX_COMPLETION = 180  # short enough that one rollout's last tool result is rolled back (see below)
+
+
+@pytest.fixture(scope="module")
+def env_run(tmp_path_factory):
+    """One GraphGPOTrainer step on LineWorld (2 goals x 4 scripted copies), recording the parent's output."""
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    from graphgpo.trl import GraphGPOConfig
+    from graphgpo.trl.testing import tiny_model, tiny_tokenizer
+
+    parent_outputs = []
+    original = GRPOTrainer._generate_and_score_completions
+
+    def recording_parent(self, inputs):
+        out = original(self, inputs)
+        parent_outputs.append({k: (v.detach().clone() if torch.is_tensor(v) else v) for k, v in out.items()})
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        which = H.select_engine(mp)
+        mp.setattr(GRPOTrainer, "_generate_and_score_completions", recording_parent)
+        tok = tiny_tokenizer([H.LineWorld.move], corpus=[" Slot 1. You are at 0; the goal is at 3.", "You are at 2."])
+        model = tiny_model(tok)
+        data = Dataset.from_dict({"prompt": [[{"role": "user", "content": "Walk to the goal."}]] * 2, "goal": [2, 3]})
+        args = GraphGPOConfig(
+            output_dir=str(tmp_path_factory.mktemp("trl")), max_steps=1, per_device_train_batch_size=8,
+            num_generations=4, max_completion_length=MAX_COMPLETION, learning_rate=0.1, use_cpu=True, bf16=False,
+            report_to="none", save_strategy="no", logging_steps=1, omega=0.5, seed=0, disable_tqdm=True)
+        trainer = H.recording_trainer_class()(
+            model, reward_funcs=H.success_reward, args=args, train_dataset=data, processing_class=tok,
+            environment_factory=H.line_world_factory())
+        trainer.model.generate = H.ScriptedGenerate(tok)
+        before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+        trainer.train()
+    return {"trainer": trainer, "before": before, "record": trainer.recorded[0], "parent": parent_outputs[0],
+            "engine": which}
+
+
+def _expected_token_advantages(record, successes, num_generations, method="graphgpo", **options):
+    """Independent expectation: rows from the recorded traces -> reference -> one step per turn."""
+    traces = record["environments_traces"]
+    group, traj, state, nxt, valid, succ = [], [], [], [], [], []
+    initial = {}
+    for b, trace in enumerate(traces):
+        if trace:
+            initial.setdefault(b // num_generations, trace[0][0])
+    for b, trace in enumerate(traces):
+        steps = trace or [(initial.get(b // num_generations, ("init", b // num_generations)), ("stop", b), True)]
+        for s, n, v in steps:
+            group.append(b // num_generations)
+            traj.append(b)
+            state.append(s)
+            nxt.append(n)
+            valid.append(v)
+            succ.append(successes[b])
+    rows = dict(group=group, trajectory=traj, state=state, next_state=nxt, success=succ)
+    adv = reference_advantages(method, valid=valid, **rows, **options)
+    a_e = reference_advantages("grpo", **rows, **options)
+    weight = 1.0 if method == "grpo" else options.get("episode_weight", 1.0)
+    expected = torch.zeros_like(record["advantages"], dtype=torch.float64)
+    for b in range(len(traces)):
+        idx = [i for i, t in enumerate(traj) if t == b]
+        spans = action_segments(record["completion_mask"][b].tolist(), record["tool_mask"][b].tolist())
+        for j, (start, end) in enumerate(spans):
+            expected[b, start:end] = adv[idx[j]] if j < len(idx) else weight * a_e[idx[0]]
+    return expected
+
+
+def test_trl_contract_of_generate_and_score_completions(env_run):
+    """The private TRL surface GraphGPOTrainer relies on; a TRL upgrade that changes it must fail here."""
+    import trl
+    from trl import GRPOTrainer
+
+    assert trl.__version__.startswith("1.16."), "graphgpo.trl is pinned to TRL 1.16.x; re-check the hooks"
+    parent = env_run["parent"]
+    assert {"prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "advantages",
+            "num_items_in_batch", "tool_mask"} <= set(parent)
+    batch, length = parent["completion_ids"].shape
+    assert parent["advantages"].shape == (batch,)  # the parent's scalar we replace
+    assert parent["tool_mask"].shape == parent["completion_mask"].shape == (batch, length)
+    ours = env_run["record"]
+    assert set(ours) - {"environments_traces", "environments_success"} == set(parent)
+    assert ours["advantages"].shape == (batch, length)
+    assert ours["advantages"].dtype == torch.float32
+    import inspect
+
+    assert list(inspect.signature(GRPOTrainer._calculate_rewards).parameters) == [
+        "self", "inputs", "prompts", "completions", "completion_ids_list"]
+    assert "advantages.dim() == 1" in inspect.getsource(GRPOTrainer._compute_loss)  # (B, T) is accepted
+    trainer = env_run["trainer"]
+    assert isinstance(trainer._logs["advantages"], deque)
+    assert len(trainer.environments) == batch
+
+
+def test_env_run_trains_and_lays_out_step_advantages(env_run):
+    trainer, record = env_run["trainer"], env_run["record"]
+    changed = [n for n, p in trainer.model.named_parameters() if not torch.equal(p, env_run["before"][n])]
+    assert len(changed) == len(env_run["before"])
+
+    adv, cmask, tmask = record["advantages"], record["completion_mask"], record["tool_mask"]
+    assert torch.all(adv[(cmask * tmask) == 0] == 0)
+    assert torch.all(adv[tmask == 0] == 0) and torch.all(adv[cmask == 0] == 0)
+    assert (tmask == 0).any()  # the run really had tool results
+
+    traces = record["environments_traces"]
+    # slot 1 (goal 2): right, left, right, right: four turns, four different credits (the revisit of 0
+    # after "left" is where the graph speaks: "left" gets less than "right").
+    spans = action_segments(cmask[1].tolist(), tmask[1].tolist())
+    values = [float(adv[1, s]) for s, _ in spans]
+    assert len(traces[1]) == 4 and len(spans) == 5
+    assert values[1] < values[0] and len(set(np.round(values[:4], 6))) >= 3
+    for s, e in spans:
+        assert torch.all(adv[1, s:e] == adv[1, s])
+
+    successes = record["environments_success"]
+    assert successes == [True, True, False, False] * 2
+    expected = _expected_token_advantages(record, successes, num_generations=4, omega=0.5)
+    torch.testing.assert_close(adv.double(), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_rolled_back_tool_result_keeps_its_step_and_its_call_turn(env_run):
+    """Slot 5 (goal 3, detour) makes 5 calls; the 5th result does not fit in MAX_COMPLETION and TRL drops it.
+
+    The environment already moved (the trace has 5 steps and the episode succeeded), the 5th call's
+    turn is still in the tokens and carries the 5th step's advantage, and no tool result follows it.
+    """
+    record = env_run["record"]
+    trace = record["environments_traces"][5]
+    assert len(trace) == 5 and trace[-1][1] == 3
+    cmask, tmask, adv = record["completion_mask"][5], record["tool_mask"][5], record["advantages"][5]
+    spans = action_segments(cmask.tolist(), tmask.tolist())
+    assert len(spans) == 5
+    length = int(cmask.sum())
+    assert spans[-1][1] == length and length <= MAX_COMPLETION  # ends with the call: its result was dropped
+    assert float(adv[spans[-1][0]]) > 0
+
+
+def test_metrics_and_completions_table_report_the_step_advantages(env_run):
+    trainer, record = env_run["trainer"], env_run["record"]
+    logged = trainer.state.log_history[0]
+    for key in ("graph/success_rate", "graph/steps_per_episode", "graph/shared_state_frac",
+                "graph/states_per_group", "graph/untokenized_steps", "advantages/token_mean",
+                "advantages/token_std", "step_advantage/std"):
+        assert key in logged, key
+    assert logged["graph/success_rate"] == pytest.approx(0.5)  # copies 0 and 1 of both goals succeed
+    assert logged["graph/episodes_without_steps"] == pytest.approx(0.25)
+    adv, mask = record["advantages"], record["completion_mask"] * record["tool_mask"]
+    means = (adv * mask).sum(1) / mask.sum(1).clamp(min=1)
+    assert np.allclose(list(trainer._logs["advantages"])[-len(means):], means.tolist(), atol=1e-6)
+
+
+# -- rollout_func path ---------------------------------------------------------------------------------------
+
+
+def test_rollout_func_traces_and_untokenized_steps(engine, tmp_path):
+    """rollout_func owns the tokens: env_mask gives the turns, graphgpo_trace/_success the steps.
+
+    Rollout 0 reports 3 steps but its tokens show 2 turns: the third step is in the graph, not in the tokens.
+    """
+    from datasets import Dataset
+
+    from graphgpo.trl import GraphGPOConfig
+    from graphgpo.trl.testing import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer(corpus=["go right", "ok"])
+    turn = tok("go right", add_special_tokens=False)["input_ids"]
+    result = tok(" ok ", add_special_tokens=False)["input_ids"]
+    eos = [tok.eos_token_id]
+    # (turn tokens per episode, trace, success)
+    episodes = [
+        (2, [(0, 1, True), (1, 2, True), (2, 3, True)], True),
+        (2, [(0, 1, True), (1, 0, True)], False),
+        (1, [(0, 0, False)], False),
+        (1, [], False),
+    ]
+
+    def rollout_func(prompts, trainer):
+        out = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [],
+               "graphgpo_trace": [], "graphgpo_success": []}
+        for i, _ in enumerate(prompts):
+            turns, trace, success = episodes[i % 4]
+            ids, mask = [], []
+            for t in range(turns):
+                ids += turn
+                mask += [1] * len(turn)
+                if t + 1 < turns:
+                    ids += result
+                    mask += [0] * len(result)
+            out["prompt_ids"].append(tok("walk", add_special_tokens=False)["input_ids"])
+            out["completion_ids"].append(ids + eos)
+            out["env_mask"].append(mask + [1])
+            out["graphgpo_trace"].append(trace)
+            out["graphgpo_success"].append(success)
+        return out
+
+    args = GraphGPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=4, num_generations=4,
+                          max_completion_length=64, learning_rate=0.1, use_cpu=True, bf16=False, report_to="none",
+                          save_strategy="no", logging_steps=1, advantage_estimator="gigpo", disable_tqdm=True)
+    data = Dataset.from_dict({"prompt": ["walk"] * 2})
+    trainer = H.recording_trainer_class()(tiny_model(tok), reward_funcs=lambda completions, **kw: [0.0] * len(completions),
+                                          args=args, train_dataset=data, processing_class=tok,
+                                          rollout_func=rollout_func)
+    trainer.train()
+    record = trainer.recorded[0]
+    adv, mask = record["advantages"], record["completion_mask"] * record["tool_mask"]
+    assert torch.all(adv[mask == 0] == 0)
+    rows = dict(group=[0] * 7, trajectory=[0, 0, 0, 1, 1, 2, 3], state=[0, 1, 2, 0, 1, 0, 0],
+                next_state=[1, 2, 3, 1, 0, 0, ("stop", 3)], success=[True] * 3 + [False] * 4)
+    expected = reference_advantages("gigpo", valid=[True] * 5 + [False, True], **rows)
+    for b, steps in enumerate([[0, 1], [3, 4], [5], [6]]):
+        spans = action_segments(record["completion_mask"][b].tolist(), record["tool_mask"][b].tolist())
+        assert len(spans) == len(steps)
+        for (start, end), i in zip(spans, steps, strict=True):
+            torch.testing.assert_close(adv[b, start:end].double(), torch.full((end - start,), expected[i],
+                                                                               dtype=torch.float64))
+    assert trainer.state.log_history[0]["graph/untokenized_steps"] == 1.0
+
+
+# -- two processes -------------------------------------------------------------------------------------------
+
+
+def _pad_cat(parts):
+    width = max(p.shape[1] for p in parts)
+    return torch.cat([torch.nn.functional.pad(p, (0, width - p.shape[1])) for p in parts])
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one_process(engine, tmp_path):
+    import _trl_ddp_script
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    _trl_ddp_script.run(str(one), per_device=8, select=False)
+
+    env = dict(os.environ, GRAPHGPO_TRL_ENGINE=engine, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([p for p in sys.path if p] + [os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(TESTS / "_trl_ddp_script.py"), "--out", str(two), "--per-device", "4"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+
+    single = torch.load(one / "rank0.pt")
+    ranks = [torch.load(two / f"rank{r}.pt") for r in range(2)]
+    assert [t for r in ranks for t in r["environments_traces"]] == single["environments_traces"]
+    for key in ("completion_ids", "completion_mask"):
+        assert torch.equal(_pad_cat([r[key] for r in ranks]), torch.nn.functional.pad(
+            single[key], (0, max(r[key].shape[1] for r in ranks) - single[key].shape[1])))
+    got = _pad_cat([r["advantages"] for r in ranks])
+    want = single["advantages"]
+    width = max(got.shape[1], want.shape[1])
+    got = torch.nn.functional.pad(got, (0, width - got.shape[1]))
+    want = torch.nn.functional.pad(want, (0, width - want.shape[1]))
+    assert torch.equal(got, want)
+    assert (want != 0).any()
+
+
+# -- the example ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_example_trl_sokoban_tiny_runs(engine, tmp_path, capsys):
+    """examples/trl_sokoban.py --tiny: the bundled Sokoban environment through GraphGPOTrainer, offline."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("trl_sokoban", TESTS.parent / "examples" / "trl_sokoban.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main(["--tiny", "--levels", "4", "--max-completion-length", "32",
+                         "--output-dir", str(tmp_path)]) == 0
+    assert "graph/success_rate=" in capsys.readouterr().out
