@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+from . import _core
+
+# The compiled files sit next to the extension module (in an editable install the Python sources do not).
+_PACKAGE = Path(_core.__file__).resolve().parent
 
 
 def get_include() -> str:

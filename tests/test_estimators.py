@@ -1,0 +1,112 @@
+"""The engine against the plain-Python reference of SPEC on random batches, for every method and option."""
+
+import numpy as np
+import pytest
+from batches import batches, options
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reference import reference_advantages
+
+import graphgpo
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def assert_matches_reference(method, batch, opts):
+    expected = reference_advantages(method, **batch, **opts)
+    got = graphgpo.advantages(method, **batch, **opts)
+    assert got.dtype == np.float64 and got.shape == (len(batch["group"]),)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+    return got
+
+
+@pytest.mark.parametrize("method", graphgpo.METHODS)
+@SETTINGS
+@given(data=st.data())
+def test_engine_matches_reference(method, data):
+    batch = data.draw(batches())
+    opts = data.draw(options(method))
+    assert_matches_reference(method, batch, opts)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_expected_distance_matches_reference(data):
+    batch = data.draw(batches(with_action=True))
+    opts = data.draw(options("graphgpo"))
+    assert_matches_reference("graphgpo", batch, {**opts, "distance": "expected"})
+
+
+@settings(max_examples=100, deadline=None)
+@given(batch=batches(), threads=st.integers(2, 8))
+def test_bit_identical_for_any_thread_count(batch, threads):
+    for method in graphgpo.METHODS:
+        one = graphgpo.advantages(method, **batch, num_threads=1)
+        many = graphgpo.advantages(method, **batch, num_threads=threads)
+        assert one.tobytes() == many.tobytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(batch=batches())
+def test_state_kinds_agree(batch):
+    """Integer states, their text, their bytes and their fingerprints are the same graph."""
+    ints = graphgpo.advantages("graphgpo", **batch)
+    for convert in (lambda xs: [f"state {x}" for x in xs], lambda xs: [bytes([x]) * 3 for x in xs],
+                    lambda xs: graphgpo.fingerprint(np.asarray(xs)), lambda xs: np.asarray(xs)[:, None]):
+        other = dict(batch, state=convert(batch["state"]))
+        if batch["next_state"] is not None:
+            other["next_state"] = convert(batch["next_state"])
+        np.testing.assert_array_equal(graphgpo.advantages("graphgpo", **other), ints)
+
+
+def test_large_batch_threads_and_reference():
+    """A batch big enough to run several threads over many groups, against the reference."""
+    rng = np.random.default_rng(7)
+    group, traj, state, success = [], [], [], []
+    t = 0
+    for g in range(64):
+        for _ in range(8):
+            length = int(rng.integers(1, 30))
+            s = rng.integers(0, 12, size=length)
+            group += [g] * length
+            traj += [t] * length
+            state += (s + 100 * g).tolist()
+            success += [bool(rng.random() < 0.4)] * length
+            t += 1
+    batch = {"group": group, "trajectory": traj, "state": state, "success": success}
+    for method in graphgpo.METHODS:
+        got = graphgpo.advantages(method, **batch, num_threads=2)
+        np.testing.assert_allclose(got, reference_advantages(method, **batch), rtol=1e-9, atol=1e-9)
+        assert got.tobytes() == graphgpo.advantages(method, **batch, num_threads=1).tobytes()
+
+
+def test_empty_batch_gives_empty_result():
+    for method in graphgpo.METHODS:
+        out = graphgpo.advantages(method, group=[], trajectory=[], state=[], success=[])
+        assert out.shape == (0,) and out.dtype == np.float64
+
+
+def test_torch_inputs():
+    torch = pytest.importorskip("torch")
+    batch = {"group": [0, 0, 0, 0], "trajectory": [0, 0, 1, 1], "state": [1, 2, 1, 3],
+             "success": [1, 1, 0, 0]}
+    expected = graphgpo.advantages("graphgpo", **batch)
+    got = graphgpo.advantages("graphgpo", group=torch.tensor(batch["group"]),
+                              trajectory=torch.tensor(batch["trajectory"]), state=torch.tensor(batch["state"]),
+                              success=torch.tensor(batch["success"], dtype=torch.bool))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_group_without_success_credits_only_invalid_actions():
+    batch = {"group": [0] * 4, "trajectory": [0, 0, 1, 1], "state": [1, 2, 1, 3], "success": [0] * 4,
+             "valid": [1, 1, 0, 1]}
+    adv = graphgpo.advantages("graphgpo", step_weight=1.0, episode_weight=0.0, **batch)
+    # Every node has d = 1, so the two rows leaving state 1 differ only by the invalid penalty.
+    assert adv[0] > 0 > adv[2] and adv[1] == 0 and adv[3] == 0
+
+
+def test_key_canonicalizes_states():
+    batch = {"group": [0] * 4, "trajectory": [0, 0, 1, 1], "success": [1, 1, 0, 0]}
+    a = graphgpo.advantages("graphgpo", state=["A", "b", "a", "C"], key=str.lower, **batch)
+    b = graphgpo.advantages("graphgpo", state=["a", "b", "a", "c"], **batch)
+    np.testing.assert_array_equal(a, b)

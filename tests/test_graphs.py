@@ -1,0 +1,98 @@
+"""Graph build, CSR layout, distances, export and diagnostics."""
+
+import numpy as np
+import pytest
+from batches import batches
+from hypothesis import given, settings
+from reference import SUCCESS, next_nodes, reference_distances
+from spec_examples import EXAMPLE_1
+
+import graphgpo
+from graphgpo.graph import NODE_STATE, NODE_SUCCESS, NODE_TERMINAL
+
+
+@settings(max_examples=150, deadline=None)
+@given(batch=batches(with_action=True))
+def test_graphs_match_reference(batch):
+    """Node count, edge endpoints and distances per group agree with the reference graph."""
+    graphs = graphgpo.build_graphs(**batch)
+    ref = reference_distances(**{k: batch[k] for k in ("group", "trajectory", "state", "success", "next_state",
+                                                       "cost", "action")})
+    nxt = next_nodes(batch["state"], batch["next_state"], batch["success"], batch["trajectory"])
+    assert [int(g) for g in graphs.group_ids] == list(ref)
+    for g, (gid, dist) in enumerate(ref.items()):
+        assert graphs.num_nodes(g) == len(dist) + (0 if SUCCESS in dist else 1)
+        src, dst, rows = graphs.edges(g)
+        rows_of_group = [i for i, x in enumerate(batch["group"]) if x == gid]
+        assert rows.tolist() == rows_of_group
+        engine_dist = graphs.distances(g)
+        for s, t, r in zip(src.tolist(), dst.tolist(), rows.tolist()):
+            assert engine_dist[s] == pytest.approx(dist[batch["state"][r]], rel=1e-12)
+            assert engine_dist[t] == pytest.approx(dist[nxt[r]], rel=1e-12)
+            assert (t == 0) == (nxt[r] is SUCCESS)
+        # CSR: forward and reverse list every edge once, grouped by endpoint, ascending within a node.
+        for reverse, endpoint, other in ((False, src, dst), (True, dst, src)):
+            csr = graphs.csr(g, reverse=reverse)
+            assert csr.offsets[0] == 0 and csr.offsets[-1] == len(rows)
+            for v in range(graphs.num_nodes(g)):
+                k = slice(csr.offsets[v], csr.offsets[v + 1])
+                mine = np.flatnonzero(endpoint == v)
+                assert csr.rows[k].tolist() == rows[mine].tolist()
+                assert csr.nodes[k].tolist() == other[mine].tolist()
+
+
+def test_node_layout_of_example_1():
+    graphs = graphgpo.build_graphs(**EXAMPLE_1)
+    assert graphs.num_groups == 1 and graphs.num_nodes(0) == 5 and graphs.num_edges(0) == 9
+    assert graphs.node_labels(0) == ["SUCCESS", "A", "B", "C", "D"]
+    assert graphs.distances(0).tolist() == [0, 2, 2, 1, 3]
+    assert graphs.node_kinds(0).tolist() == [NODE_SUCCESS] + [NODE_STATE] * 4
+
+
+def test_terminal_nodes_and_unreachable_distance():
+    batch = {"group": [0] * 5, "trajectory": [0, 0, 1, 1, 2], "state": ["a", "b", "a", "c", "a"],
+             "success": [1, 1, 0, 0, 0]}
+    graphs = graphgpo.build_graphs(**batch)
+    kinds = graphs.node_kinds(0).tolist()
+    assert kinds.count(NODE_TERMINAL) == 2  # trajectories 1 and 2 end in their own terminal
+    dist = dict(zip(graphs.node_labels(0), graphs.distances(0).tolist()))
+    assert dist["a"] == 2 and dist["b"] == 1 and graphs.unreachable_distance(0) == 3
+    assert dist["c"] == 3 and all(dist[k] == 3 for k in dist if k.startswith("TERMINAL"))
+
+
+def test_group_without_success_has_distance_one():
+    graphs = graphgpo.build_graphs(group=[0, 0], trajectory=[0, 0], state=["a", "b"], success=[0, 0])
+    assert graphs.distances(0).tolist() == [1, 1, 1, 1] and not graphs.has_success(0)
+
+
+def test_to_networkx_and_dot():
+    nx = pytest.importorskip("networkx")
+    adv = graphgpo.advantages("graphgpo", omega=0.5, **EXAMPLE_1)
+    graphs = graphgpo.build_graphs(**EXAMPLE_1)
+    g = graphs.to_networkx(0, advantages=adv)
+    assert isinstance(g, nx.MultiDiGraph) and g.number_of_nodes() == 5 and g.number_of_edges() == 9
+    assert g.nodes[0]["kind"] == "success" and g.nodes[1]["label"] == "A" and g.nodes[1]["distance"] == 2
+    assert sorted(d["advantage"] for _, _, d in g.edges(data=True)) == sorted(adv.tolist())
+    dot = graphs.to_dot(0, advantages=adv)
+    assert dot.startswith("digraph group_0 {") and dot.count("->") == 9 and 'label="SUCCESS\\nd=0"' in dot
+    assert "#" in dot  # colored edges
+
+
+def test_diagnostics_values():
+    d = graphgpo.diagnostics(**EXAMPLE_1)
+    assert d["num_rows"] == 9 and d["num_groups"] == 1
+    assert d["mean_nodes_per_group"] == 5 and d["mean_edges_per_group"] == 9
+    # Start states A (3 trajectories), B (t0, t2), C (t0, t1) are shared; D (t2 only) is not.
+    assert d["shared_state_row_share"] == pytest.approx(8 / 9)
+    assert d["unreachable_node_share"] == 0 and d["groups_without_success"] == 0
+    # Failed t2: A->D (2 -> 3) no, D->B (3 -> 2) yes, B->B no, B->C yes.
+    assert d["failed_steps_closer_share"] == pytest.approx(2 / 4)
+    # Successful: A->B (2 -> 2) is not closer; the other four are.
+    assert d["successful_steps_not_closer_share"] == pytest.approx(1 / 5)
+
+
+def test_diagnostics_empty_and_failed_groups():
+    d = graphgpo.diagnostics(group=[0, 0, 1], trajectory=[0, 0, 1], state=[1, 2, 3], success=[0, 0, 1])
+    assert d["groups_without_success"] == 1 and d["groups_without_success_share"] == 0.5
+    e = graphgpo.diagnostics(group=[], trajectory=[], state=[], success=[])
+    assert e["num_rows"] == 0 and np.isnan(e["failed_steps_closer_share"])

@@ -1,0 +1,39 @@
+"""SPEC's worked examples, to 1e-6, through the engine and through the reference."""
+
+import numpy as np
+import pytest
+from reference import reference_advantages
+from spec_examples import EXAMPLE_1, EXAMPLE_2, EXPECTED_1, EXPECTED_2
+
+import graphgpo
+
+
+@pytest.mark.parametrize("compute", [graphgpo.advantages, reference_advantages], ids=["engine", "reference"])
+@pytest.mark.parametrize("case", list(EXPECTED_1), ids=lambda c: c[0] + "".join(f"-{v}" for _, v in c[1]))
+def test_worked_example_1(compute, case):
+    method, options = case
+    got = compute(method, omega=0.5, **dict(options), **EXAMPLE_1)
+    np.testing.assert_allclose(got, EXPECTED_1[case], atol=1e-6)
+
+
+@pytest.mark.parametrize("compute", [graphgpo.advantages, reference_advantages], ids=["engine", "reference"])
+@pytest.mark.parametrize("distance", ["shortest", "expected"])
+def test_worked_example_2(compute, distance):
+    got = compute("graphgpo", omega=0.5, distance=distance, **EXAMPLE_2)
+    np.testing.assert_allclose(got, EXPECTED_2[distance], atol=1e-6)
+
+
+def test_failed_step_toward_success_beats_self_loop():
+    """SPEC's point: B->C in a failed trajectory gets far more credit than B->B."""
+    adv = graphgpo.advantages("graphgpo", omega=0.5, **EXAMPLE_1)
+    assert adv[8] - adv[7] > 1.5
+
+
+def test_distances_of_example_2():
+    graphs = graphgpo.build_graphs(**{k: v for k, v in EXAMPLE_2.items()})
+    labels = graphs.node_labels(0)
+    dist = dict(zip(labels, graphs.distances(0).tolist()))
+    assert dist == {"SUCCESS": 0.0, "Z": 3.0, "A": 2.0, "B": 1.0, "C": 4.0, "D": 2.0, "E": 1.0}
+    expected = graphgpo.build_graphs(distance="expected", **EXAMPLE_2)
+    dist = dict(zip(expected.node_labels(0), expected.distances(0).tolist()))
+    assert dist["A"] == pytest.approx(4.0) and dist["Z"] == pytest.approx(3.0) and dist["C"] == 4.0
