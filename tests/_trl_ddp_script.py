@@ -20,16 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import trl_helpers as H  # noqa: E402  (sets the offline environment variables first)
 
 
-def run(out_dir: str, per_device: int, estimator: str = "graphgpo", select: bool = True) -> None:
-    """Train one step and save rank outputs; ``select=False`` keeps the caller's engine choice."""
+def run(out_dir: str, per_device: int, estimator: str = "graphgpo") -> None:
+    """Train one step on this process's slice and save what it produced to OUT/rank{r}.pt."""
     import torch
     from datasets import Dataset
 
     from graphgpo.trl import GraphGPOConfig
     from graphgpo.trl.testing import tiny_model, tiny_tokenizer
 
-    if select:
-        H.select_engine()
     tok = tiny_tokenizer([H.LineWorld.move], corpus=[" Slot 1. You are at 0; the goal is at 3.", "You are at 2."])
     model = tiny_model(tok)
     data = Dataset.from_dict({"prompt": [[{"role": "user", "content": "Walk to the goal."}]] * 2, "goal": [2, 3]})

@@ -1,9 +1,8 @@
 """GraphGPOTrainer / GraphGPOConfig: token layout, row assembly, a scripted end-to-end run, TRL contract,
 and a 2-process run that must equal the 1-process one.
 
-The engine is the native one when it is built, else tests/reference.py through the one seam
-``graphgpo.trl._engine`` (see trl_helpers.select_engine); the expected values are always computed with
-tests/reference.py, independently of the trainer's code.
+Expected values are computed with tests/reference.py from the raw traces, independently of the
+trainer's code, so the end-to-end checks also compare the native engine with the reference.
 """
 
 from __future__ import annotations
@@ -33,11 +32,6 @@ from graphgpo.trl._tokens import (  # noqa: E402
 )
 
 TESTS = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def engine(monkeypatch):
-    return H.select_engine(monkeypatch)
 
 
 # -- turn segmentation and the per-token layout (no model) ------------------------------------------------
@@ -99,7 +93,7 @@ def _worked_example_traces():
     ], [True, True, False]
 
 
-def test_batch_advantages_reproduce_the_spec_worked_example(engine):
+def test_batch_advantages_reproduce_the_spec_worked_example():
     traces, successes = _worked_example_traces()
     records = records_from_traces(traces, successes)
     result = batch_advantages(records, [0.0, 0.0, 0.0], num_generations=3, method="graphgpo",
@@ -115,7 +109,7 @@ def test_batch_advantages_reproduce_the_spec_worked_example(engine):
     assert not result.synthetic.any()
 
 
-def test_an_episode_without_steps_is_one_stop_step_from_the_group_start(engine):
+def test_an_episode_without_steps_is_one_stop_step_from_the_group_start():
     traces = [[(0, 1, True), (1, 2, True)], [], [(0, 0, False)], None]
     records = records_from_traces(traces, [True, None, False, None])
     rewards = [1.0, 0.0, 0.0, 5.0]  # success unknown for rollouts 1 and 3: read from the reward
@@ -130,7 +124,7 @@ def test_an_episode_without_steps_is_one_stop_step_from_the_group_start(engine):
     np.testing.assert_allclose(np.concatenate(result.steps), expected, atol=1e-9)
 
 
-def test_episode_reward_from_reward_funcs_goes_on_the_last_step(engine):
+def test_episode_reward_from_reward_funcs_goes_on_the_last_step():
     traces = [[(0, 1, True), (1, 2, True)], [(0, 3, True)]]
     records = records_from_traces(traces, [True, False])
     result = batch_advantages(records, [0.7, float("nan")], num_generations=2, method="gigpo", options={},
@@ -141,7 +135,7 @@ def test_episode_reward_from_reward_funcs_goes_on_the_last_step(engine):
     np.testing.assert_allclose(np.concatenate(result.steps), expected, atol=1e-9)
 
 
-def test_keys_are_typed_and_bad_traces_name_the_rollout(engine):
+def test_keys_are_typed_and_bad_traces_name_the_rollout():
     records = records_from_traces([[(1, "1", True)]], [None])
     assert not np.array_equal(records[0].state, records[0].next_state)  # 1 and "1" are different states
     with pytest.raises(TypeError, match="rollout 1, step 0"):
@@ -232,7 +226,6 @@ def env_run(tmp_path_factory):
         return out
 
     with pytest.MonkeyPatch.context() as mp:
-        which = H.select_engine(mp)
         mp.setattr(GRPOTrainer, "_generate_and_score_completions", recording_parent)
         tok = tiny_tokenizer([H.LineWorld.move], corpus=[" Slot 1. You are at 0; the goal is at 3.", "You are at 2."])
         model = tiny_model(tok)
@@ -247,8 +240,7 @@ def env_run(tmp_path_factory):
         trainer.model.generate = H.ScriptedGenerate(tok)
         before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
         trainer.train()
-    return {"trainer": trainer, "before": before, "record": trainer.recorded[0], "parent": parent_outputs[0],
-            "engine": which}
+    return {"trainer": trainer, "before": before, "record": trainer.recorded[0], "parent": parent_outputs[0]}
 
 
 def _expected_token_advantages(record, successes, num_generations, method="graphgpo", **options):
@@ -353,9 +345,9 @@ def test_rolled_back_tool_result_keeps_its_step_and_its_call_turn(env_run):
 def test_metrics_and_completions_table_report_the_step_advantages(env_run):
     trainer, record = env_run["trainer"], env_run["record"]
     logged = trainer.state.log_history[0]
-    for key in ("graph/success_rate", "graph/steps_per_episode", "graph/shared_state_frac",
-                "graph/states_per_group", "graph/untokenized_steps", "advantages/token_mean",
-                "advantages/token_std", "step_advantage/std"):
+    for key in ("graph/success_rate", "graph/steps_per_episode", "graph/shared_state_row_share",
+                "graph/mean_nodes_per_group", "graph/failed_steps_closer_share", "graph/untokenized_steps",
+                "advantages/token_mean", "advantages/token_std", "step_advantage/std"):
         assert key in logged, key
     assert logged["graph/success_rate"] == pytest.approx(0.5)  # copies 0 and 1 of both goals succeed
     assert logged["graph/episodes_without_steps"] == pytest.approx(0.25)
@@ -367,7 +359,7 @@ def test_metrics_and_completions_table_report_the_step_advantages(env_run):
 # -- rollout_func path ---------------------------------------------------------------------------------------
 
 
-def test_rollout_func_traces_and_untokenized_steps(engine, tmp_path):
+def test_rollout_func_traces_and_untokenized_steps(tmp_path):
     """rollout_func owns the tokens: env_mask gives the turns, graphgpo_trace/_success the steps.
 
     Rollout 0 reports 3 steps but its tokens show 2 turns: the third step is in the graph, not in the tokens.
@@ -440,15 +432,15 @@ def _pad_cat(parts):
 
 
 @pytest.mark.slow
-def test_two_processes_equal_one_process(engine, tmp_path):
+def test_two_processes_equal_one_process(tmp_path):
     import _trl_ddp_script
 
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
     two.mkdir()
-    _trl_ddp_script.run(str(one), per_device=8, select=False)
+    _trl_ddp_script.run(str(one), per_device=8)
 
-    env = dict(os.environ, GRAPHGPO_TRL_ENGINE=engine, OMP_NUM_THREADS="1",
+    env = dict(os.environ, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([p for p in sys.path if p] + [os.environ.get("PYTHONPATH", "")]))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(TESTS / "_trl_ddp_script.py"), "--out", str(two), "--per-device", "4"]
@@ -474,7 +466,7 @@ def test_two_processes_equal_one_process(engine, tmp_path):
 
 
 @pytest.mark.slow
-def test_example_trl_sokoban_tiny_runs(engine, tmp_path, capsys):
+def test_example_trl_sokoban_tiny_runs(tmp_path, capsys):
     """examples/trl_sokoban.py --tiny: the bundled Sokoban environment through GraphGPOTrainer, offline."""
     import importlib.util
 

@@ -1,6 +1,5 @@
 """Shared pieces of the TRL tests: a tiny line-walking environment, a scripted stand-in for
-``model.generate``, a trainer that records what it hands to the loss, and the engine stand-in used
-while the native engine is not built.
+``model.generate``, and a trainer that records what it hands to the loss.
 
 The tiny random model cannot write tool calls, so the multi-turn tests script the text instead, as
 TRL's own tool tests do: every rollout's turns are chosen from what the prompt says (its environment
@@ -9,13 +8,10 @@ slot and goal) and how many tool results it has seen, never from model randomnes
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
 from pathlib import Path
-
-import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -27,68 +23,7 @@ TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-from reference import reference_advantages  # noqa: E402
-
 from graphgpo.trl.testing import tool_call_text  # noqa: E402
-
-# -- engine selection ---------------------------------------------------------------------------------
-
-
-def native_engine_available() -> bool:
-    try:
-        import graphgpo
-    except ImportError:
-        return False
-    return callable(getattr(graphgpo, "advantages", None)) and callable(getattr(graphgpo, "fingerprint", None))
-
-
-def reference_fingerprint(keys: list[bytes]) -> np.ndarray:
-    """Deterministic 128-bit stand-in for graphgpo.fingerprint (blake2b; unsalted, unlike hash())."""
-    out = np.zeros((len(keys), 2), dtype=np.uint64)
-    for i, key in enumerate(keys):
-        digest = hashlib.blake2b(bytes(key), digest_size=16).digest()
-        out[i, 0] = int.from_bytes(digest[:8], "little")
-        out[i, 1] = int.from_bytes(digest[8:], "little")
-    return out
-
-
-def _hashable(values):
-    arr = np.asarray(values)
-    if arr.ndim == 2:
-        return [tuple(int(x) for x in row) for row in arr]
-    return list(values)
-
-
-def reference_engine_advantages(method: str, **rows) -> np.ndarray:
-    """graphgpo.advantages semantics through tests/reference.py (states as fingerprint tuples)."""
-    for name in ("state", "next_state"):
-        if rows.get(name) is not None:
-            rows[name] = _hashable(rows[name])
-    for name in ("group", "trajectory", "action"):
-        if rows.get(name) is not None:
-            rows[name] = [int(x) for x in rows[name]]
-    return np.asarray(reference_advantages(method, **rows), dtype=np.float64)
-
-
-def select_engine(monkeypatch=None, which: str | None = None) -> str:
-    """Route graphgpo.trl's engine seam: the native engine when built, else the plain-Python reference.
-
-    ``which`` ("native" / "reference") forces a choice; returns the one used.
-    """
-    from graphgpo.trl import _engine
-
-    which = which or os.environ.get("GRAPHGPO_TRL_ENGINE") or ("native" if native_engine_available() else "reference")
-    if which == "reference":
-        if monkeypatch is not None:
-            monkeypatch.setattr(_engine, "advantages", reference_engine_advantages)
-            monkeypatch.setattr(_engine, "fingerprint", reference_fingerprint)
-        else:
-            _engine.advantages = reference_engine_advantages
-            _engine.fingerprint = reference_fingerprint
-    elif which != "native":
-        raise ValueError(f"unknown engine {which!r}")
-    return which
-
 
 # -- environment ----------------------------------------------------------------------------------------
 

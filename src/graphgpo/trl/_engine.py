@@ -1,6 +1,6 @@
 """The one seam between the TRL integration and the graphgpo engine.
 
-Product code reaches the engine only through these two functions, so an experiment (or a test run
+Product code reaches the engine only through these functions, so an experiment (or a test run
 before the native engine is built) can swap them with ``monkeypatch.setattr`` in one place. They are
 thin on purpose: argument validation and semantics live in the engine (SPEC.md). Inside
 ``graphgpo.trl`` a fingerprint is a row of an ``(n, 2)`` uint64 array; the conversion to the engine's
@@ -11,9 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["advantages", "fingerprint"]
+__all__ = ["advantages", "diagnostics", "fingerprint"]
 
 _STATE_FIELDS = ("state", "next_state")
+
+
+def _engine_rows(rows: dict) -> dict:
+    import graphgpo
+
+    rows = dict(rows)
+    for name in _STATE_FIELDS:
+        value = rows.get(name)
+        if value is not None:
+            rows[name] = np.ascontiguousarray(value, dtype=np.uint64).view(graphgpo.FINGERPRINT_DTYPE).reshape(-1)
+    return rows
 
 
 def advantages(method: str, **rows_and_options) -> np.ndarray:
@@ -23,12 +34,14 @@ def advantages(method: str, **rows_and_options) -> np.ndarray:
     """
     import graphgpo
 
-    for name in _STATE_FIELDS:
-        value = rows_and_options.get(name)
-        if value is not None:
-            rows_and_options[name] = np.ascontiguousarray(value, dtype=np.uint64).view(graphgpo.FINGERPRINT_DTYPE)
-            rows_and_options[name] = rows_and_options[name].reshape(-1)
-    return np.asarray(graphgpo.advantages(method, **rows_and_options), dtype=np.float64)
+    return np.asarray(graphgpo.advantages(method, **_engine_rows(rows_and_options)), dtype=np.float64)
+
+
+def diagnostics(**rows) -> dict[str, float]:
+    """``graphgpo.diagnostics(**rows)``: graph statistics of the batch (same row fields as advantages)."""
+    import graphgpo
+
+    return dict(graphgpo.diagnostics(**_engine_rows(rows)))
 
 
 def fingerprint(keys: list[bytes]) -> np.ndarray:

@@ -235,6 +235,11 @@ def batch_advantages(episodes: Sequence[EpisodeRecord], rewards: Sequence[float]
                            success=success, metrics=_metrics(rows, synthetic, counts_arr, row_adv, success))
 
 
+_ENGINE_DIAGNOSTICS = ("mean_nodes_per_group", "mean_edges_per_group", "shared_state_row_share",
+                       "unreachable_node_share", "groups_without_success_share", "failed_steps_closer_share",
+                       "successful_steps_not_closer_share")
+
+
 def _metrics(rows: dict, synthetic: np.ndarray, counts: np.ndarray, row_adv: np.ndarray,
              success: np.ndarray) -> dict[str, float]:
     """Graph shape and advantage statistics of the batch (same on every rank)."""
@@ -246,15 +251,13 @@ def _metrics(rows: dict, synthetic: np.ndarray, counts: np.ndarray, row_adv: np.
         "graph/invalid_step_frac": float((~rows["valid"][real]).mean()) if real.any() else 0.0,
     }
     if len(row_adv):
-        # Step groups = rows of one group with the same start state; only groups of 2+ rows can give a
-        # step advantage, so their share says how much the graph is actually merging.
-        key = np.column_stack([rows["group"].astype(np.uint64), rows["state"]])
-        _, inverse, sizes = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-        m["graph/shared_state_frac"] = float((sizes[inverse.reshape(-1)] > 1).mean())
-        nodes = np.column_stack([np.concatenate([rows["group"], rows["group"]]).astype(np.uint64),
-                                 np.concatenate([rows["state"], rows["next_state"]])])
-        num_groups = len(np.unique(rows["group"]))
-        m["graph/states_per_group"] = float(len(np.unique(nodes, axis=0)) / max(num_groups, 1))
+        # The engine's view of the graphs: how much rollouts overlap (only shared start states can get
+        # a step advantage) and how well distances explain outcomes. NaN shares are dropped by TRL's log.
+        engine = _engine.diagnostics(**{k: rows[k] for k in ("group", "trajectory", "state", "next_state",
+                                                             "success")})
+        for name in _ENGINE_DIAGNOSTICS:
+            if name in engine:
+                m[f"graph/{name}"] = float(engine[name])
         m["step_advantage/mean"] = float(row_adv.mean())
         m["step_advantage/std"] = float(row_adv.std(ddof=1)) if len(row_adv) > 1 else 0.0
         m["step_advantage/min"] = float(row_adv.min())
