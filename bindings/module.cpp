@@ -151,13 +151,12 @@ py::array_t<double> advantages(const std::string& method, const BatchArgs& args,
   const graphgpo::Method m = graphgpo::parse_method(method);
   const graphgpo::Options options = graphgpo::parse_options_json(options_json);
   const graphgpo::BatchView view = make_view(args);
-  std::vector<double> result;
+  py::array_t<double> out(static_cast<py::ssize_t>(view.n));
+  double* dst = out.mutable_data();
   {
     py::gil_scoped_release release;
-    result = graphgpo::compute_advantages(m, view, options);
+    graphgpo::compute_advantages_into(m, view, options, dst);  // a fresh array: nobody sees it on error
   }
-  py::array_t<double> out(static_cast<py::ssize_t>(result.size()));
-  std::copy(result.begin(), result.end(), out.mutable_data());
   return out;
 }
 

@@ -12,8 +12,32 @@ namespace graphgpo {
 inline namespace v0 {
 namespace {
 
+// omega ** k for integer k, memoized: graph distances are usually whole numbers, and std::pow dominated
+// the profile. Entries are std::pow's own results, so the table changes no bit of the output.
+class OmegaPowers {
+ public:
+  double operator()(double omega, double exponent) {
+    if (omega != omega_) {
+      omega_ = omega;
+      table_.clear();
+    }
+    if (exponent >= 0.0 && exponent < kMaxTabled && exponent == std::floor(exponent)) {
+      const size_t k = static_cast<size_t>(exponent);
+      while (table_.size() <= k) table_.push_back(std::pow(omega, static_cast<double>(table_.size())));
+      return table_[k];
+    }
+    return std::pow(omega, exponent);
+  }
+
+ private:
+  static constexpr double kMaxTabled = 65536.0;
+  double omega_ = -1.0;
+  std::vector<double> table_;
+};
+
 // Per-thread scratch, reused across groups and calls.
 struct Workspace {
+  OmegaPowers omega_powers;
   GroupGraph graph;
   GraphScratch graph_scratch;
   DistanceScratch distance_scratch;
@@ -107,7 +131,7 @@ void graph_returns(const BatchView& b, const Options& o, Workspace& w) {
     } else {
       exponent = d_next;
     }
-    w.step_return[e] = o.success_reward * std::pow(o.omega, exponent);
+    w.step_return[e] = o.success_reward * w.omega_powers(o.omega, exponent);
   }
 }
 
@@ -154,19 +178,23 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
 }  // namespace
 
 std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options) {
+  std::vector<double> out(batch.n, 0.0);
+  compute_advantages_into(method, batch, options, out.data());
+  return out;
+}
+
+void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out) {
   validate_options(options);
   const BatchLayout layout =
       validate_and_layout(batch, method == Method::GraphGpo && options.distance == DistanceKind::Expected);
-  std::vector<double> out(batch.n, 0.0);
   const size_t num_groups = layout.num_groups();
-  if (num_groups == 0) return out;
+  if (num_groups == 0) return;
   const int threads = resolve_num_threads(options.num_threads, batch.n / 4096);
   const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 16));
   parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
     thread_local Workspace workspace;
-    for (size_t g = begin; g < end; ++g) process_group(method, batch, layout, g, options, workspace, out.data());
+    for (size_t g = begin; g < end; ++g) process_group(method, batch, layout, g, options, workspace, out);
   });
-  return out;
 }
 
 }  // namespace v0

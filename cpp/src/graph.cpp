@@ -28,7 +28,8 @@ void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, 
   graph.edge_dst.resize(num_rows);
   graph.node_state.push_back({0, 0});
   graph.node_kind.push_back(NodeKind::Success);
-  scratch.index.reset(num_rows * 2 + 2);
+  // Distinct states: at most one per row plus the first state of each run (two per row with next_state).
+  scratch.index.reset((b.next_state ? 2 * num_rows : num_rows) + 2);
 
   auto node_of = [&](const Fingerprint& f) {
     const int32_t fresh = static_cast<int32_t>(graph.node_kind.size());

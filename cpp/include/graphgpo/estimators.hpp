@@ -14,5 +14,10 @@ inline namespace v0 {
 // Validates the batch (throws Error naming the first offending row), then returns one advantage per row.
 std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options);
 
+// The same into out[0 .. batch.n). Validation errors are thrown before anything is written; only an
+// allocation failure could interrupt a run half-way (callers that promise untouched outputs on error,
+// like the C ABI, use the vector form).
+void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out);
+
 }  // namespace v0
 }  // namespace graphgpo

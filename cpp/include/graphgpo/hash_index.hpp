@@ -68,22 +68,27 @@ class IdIndex {
   size_t size_ = 0;
 };
 
-// Fingerprint -> node id; reset() is O(capacity), sized per group.
+// Fingerprint -> node id. reset() is O(1) in the common case: slots carry the generation that filled
+// them, so a new group only bumps the generation instead of clearing the table.
 class FingerprintIndex {
  public:
   void reset(size_t expected) {
     const size_t capacity = table_capacity_for(expected);
-    if (slots_.size() < capacity || slots_.size() > capacity * 8) slots_.resize(capacity);
-    for (auto& s : slots_) s.node = -1;
+    if (slots_.size() < capacity || slots_.size() > capacity * 16 || generation_ == UINT32_MAX) {
+      slots_.assign(capacity, Slot{});
+      generation_ = 0;
+    }
+    ++generation_;
     mask_ = slots_.size() - 1;
   }
   // Returns the node id of `key`, inserting `new_node` if absent.
   int32_t find_or_insert(const Fingerprint& key, int32_t new_node) {
     for (size_t slot = key.lo & mask_;; slot = (slot + 1) & mask_) {
       Slot& s = slots_[slot];
-      if (s.node < 0) {
+      if (s.generation != generation_) {
         s.key = key;
         s.node = new_node;
+        s.generation = generation_;
         return new_node;
       }
       if (s.key == key) return s.node;
@@ -92,11 +97,13 @@ class FingerprintIndex {
 
  private:
   struct Slot {
-    Fingerprint key;
-    int32_t node;
+    Fingerprint key{0, 0};
+    int32_t node = -1;
+    uint32_t generation = 0;
   };
   std::vector<Slot> slots_;
   size_t mask_ = 0;
+  uint32_t generation_ = 0;
 };
 
 }  // namespace v0
