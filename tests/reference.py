@@ -204,7 +204,7 @@ def reference_advantages(method: str, *, group, trajectory, state, success, next
     spans = trajectories(trajectory)
     if reward is None:
         reward = [0.0] * n
-        for _, lo, hi in spans:
+        for _, _, hi in spans:
             if success[hi - 1]:
                 reward[hi - 1] = sr
     reward = [float(x) for x in reward]

@@ -1,0 +1,38 @@
+"""One version everywhere, stubs that match the compiled module, and the files the wheel must ship."""
+
+import ast
+import re
+from pathlib import Path
+
+import graphgpo
+from graphgpo import _core
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_version_has_one_source():
+    cmake = (ROOT / "CMakeLists.txt").read_text()
+    version = re.search(r"project\(graphgpo\s+VERSION\s+([0-9.]+)", cmake).group(1)
+    assert graphgpo.__version__ == version == graphgpo.build_info()["version"]
+    assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text()
+    assert f"## [{version}]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_stubs_cover_the_compiled_module():
+    tree = ast.parse((ROOT / "src" / "graphgpo" / "_core.pyi").read_text())
+    stubbed = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    compiled = {name for name in dir(_core) if not name.startswith("_")}
+    assert stubbed == compiled
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "GraphBatch")
+    methods = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+    assert methods == {m for m in dir(_core.GraphBatch) if not m.startswith("_")}
+
+
+def test_facade_exports():
+    for name in graphgpo.__all__:
+        assert hasattr(graphgpo, name), name
+    assert Path(graphgpo.get_include(), "graphgpo", "graphgpo.h").exists()
+    assert Path(graphgpo.get_library()).exists()
+    assert Path(graphgpo.get_cmake_dir(), "graphgpoConfig.cmake").exists()
+    assert (Path(graphgpo.__file__).parent / "py.typed").exists()
+    assert graphgpo.cuda_available() is False or graphgpo.build_info()["cuda"] is True
