@@ -31,88 +31,22 @@ INVALID_RATE = 0.10
 ACTIONS_PER_STATE = 4
 
 RECEPTACLES = (
-    "armchair",
-    "bed",
-    "cabinet",
-    "coffeemachine",
-    "countertop",
-    "desk",
-    "diningtable",
-    "drawer",
-    "dresser",
-    "fridge",
-    "garbagecan",
-    "laundryhamper",
-    "microwave",
-    "safe",
-    "shelf",
-    "sidetable",
-    "sinkbasin",
-    "sofa",
-    "stoveburner",
-    "toaster",
-    "bathtubbasin",
-    "cart",
-    "handtowelholder",
-    "toilet",
-    "towelholder",
-)
+    "armchair", "bed", "cabinet", "coffeemachine", "countertop", "desk", "diningtable", "drawer", "dresser",
+    "fridge", "garbagecan", "laundryhamper", "microwave", "safe", "shelf", "sidetable", "sinkbasin", "sofa",
+    "stoveburner", "toaster", "bathtubbasin", "cart", "handtowelholder", "toilet", "towelholder",
+)  # fmt: skip
 OBJECTS = (
-    "apple",
-    "book",
-    "bowl",
-    "bread",
-    "butterknife",
-    "candle",
-    "cd",
-    "cellphone",
-    "cloth",
-    "creditcard",
-    "cup",
-    "dishsponge",
-    "egg",
-    "fork",
-    "kettle",
-    "keychain",
-    "knife",
-    "ladle",
-    "laptop",
-    "lettuce",
-    "mug",
-    "newspaper",
-    "pan",
-    "pen",
-    "pencil",
-    "peppershaker",
-    "pillow",
-    "plate",
-    "pot",
-    "potato",
-    "remotecontrol",
-    "saltshaker",
-    "soapbar",
-    "soapbottle",
-    "spatula",
-    "spoon",
-    "spraybottle",
-    "statue",
-    "tissuebox",
-    "tomato",
-    "towel",
-    "vase",
-    "watch",
-    "winebottle",
-)
+    "apple", "book", "bowl", "bread", "butterknife", "candle", "cd", "cellphone", "cloth", "creditcard",
+    "cup", "dishsponge", "egg", "fork", "kettle", "keychain", "knife", "ladle", "laptop", "lettuce", "mug",
+    "newspaper", "pan", "pen", "pencil", "peppershaker", "pillow", "plate", "pot", "potato", "remotecontrol",
+    "saltshaker", "soapbar", "soapbottle", "spatula", "spoon", "spraybottle", "statue", "tissuebox",
+    "tomato", "towel", "vase", "watch", "winebottle",
+)  # fmt: skip
 TASKS = (
-    "put a clean {o} in {r}",
-    "put some {o} on {r}",
-    "heat some {o} and put it in {r}",
-    "cool some {o} and put it in {r}",
-    "put two {o} in {r}",
-    "look at {o} under the desklamp",
-    "find two {o} and put them in {r}",
-    "clean some {o} and put it in {r}",
-)
+    "put a clean {o} in {r}", "put some {o} on {r}", "heat some {o} and put it in {r}",
+    "cool some {o} and put it in {r}", "put two {o} in {r}", "look at {o} under the desklamp",
+    "find two {o} and put them in {r}", "clean some {o} and put it in {r}",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -138,7 +72,7 @@ class Shape:
 
 @dataclass
 class Batch:
-    """One generated batch, SPEC row layout. ``state_ids`` are group-local state numbers (for tests)."""
+    """One generated batch in SPEC's row layout; states are indices into ``distinct`` until asked for."""
 
     shape: Shape
     group: np.ndarray  # int64, one per row
@@ -164,9 +98,9 @@ class Batch:
         return np.asarray(self.distinct, dtype=np.int64)[self.state_ids]
 
     def state_bytes(self) -> list[bytes]:
-        """The UTF-8 bytes of every row's state (text batches), as separate objects, for the xxh3 yardstick."""
-        distinct = self.distinct
-        return [bytes(distinct[i]) for i in self.state_ids.tolist()]
+        """The UTF-8 bytes of every row's state (text batches), one new object per row (as the engine reads
+        one string per row), for the xxh3 yardstick."""
+        return [s.encode("utf-8") for s in self.states()]
 
     def next_states(self) -> list:
         """Explicit next states as Python values (None after a success step: SPEC maps it to SUCCESS)."""

@@ -152,7 +152,7 @@ def _flat_target(most: float) -> Callable:
 
 TARGETS = (
     Target(
-        "large-text: graphgpo (1 thread, hashing included) >= 100x faster than published style",
+        "large-text: graphgpo (1 thread, hashing included) >= 100x faster than published style (uuid ids)",
         _speedup_target("large-text", "published/graphgpo", "engine/graphgpo/1", 100),
     ),
     Target(
@@ -300,34 +300,22 @@ def shape_section(res: ShapeResult) -> list[str]:
     lines += _table(
         ["implementation", "time", "rows/s", "ns/row", "runs", "max abs diff vs reference"], table
     )
+    baselines = (("published", "published style"), ("published-int", "published style with int64 ids"),
+                 ("python", "linear Python"))  # fmt: skip
     ratios = []
     for m in METHODS:
         fast = res.seconds(f"engine/{m}/1")
-        if fast is None:
-            continue
-        ratios.append(
-            [f"engine {m} (1 thread) vs published style", _fmt_x(_ratio(res.seconds(f"published/{m}"), fast))]
-        )
-        ratios.append(
-            [f"engine {m} (1 thread) vs linear Python", _fmt_x(_ratio(res.seconds(f"python/{m}"), fast))]
-        )
+        if fast is not None:
+            ratios += [[f"engine {m} (1 thread) vs {name}", _fmt_x(_ratio(res.seconds(f"{family}/{m}"), fast))]
+                       for family, name in baselines]  # fmt: skip
     engine_time = res.seconds("engine/graphgpo/1")
     if engine_time is not None:
-        ratios.append(
-            ["engine graphgpo (1 thread) time / xxh3 time", _fmt_x(_ratio(engine_time, res.seconds("xxh3")))]
-        )
-        ratios.append(
-            [
-                "engine fingerprint time / xxh3 time",
-                _fmt_x(_ratio(res.seconds("engine/fingerprint"), res.seconds("xxh3"))),
-            ]
-        )
-        ratios.append(
-            [
-                "engine graphgpo: 2 threads vs 1 thread",
-                _fmt_x(_ratio(engine_time, res.seconds("engine/graphgpo/2"))),
-            ]
-        )
+        xxh3 = res.seconds("xxh3")
+        ratios += [
+            ["engine graphgpo (1 thread) time / xxh3 time", _fmt_x(_ratio(engine_time, xxh3))],
+            ["engine fingerprint time / xxh3 time", _fmt_x(_ratio(res.seconds("engine/fingerprint"), xxh3))],
+            ["engine graphgpo: 2 threads vs 1 thread", _fmt_x(_ratio(engine_time, res.seconds("engine/graphgpo/2")))],
+        ]  # fmt: skip
     if ratios:
         lines += ["", "Speed-ups measured in this run (how many times faster; time ratios are marked):", ""]
         lines += _table(["comparison", "ratio"], ratios)
