@@ -52,7 +52,9 @@ def build(ns: argparse.Namespace):
 
     tiny = ns.tiny
     num_generations = ns.num_generations or (4 if tiny else 8)
-    prompt = [{"role": "user", "content": "Solve this Sokoban level by calling the move tool, one move per call."}]
+    prompt = [
+        {"role": "user", "content": "Solve this Sokoban level by calling the move tool, one move per call."}
+    ]
     dataset = Dataset.from_dict({"prompt": [prompt] * ns.levels, "seed": list(range(ns.levels))})
 
     if tiny:
@@ -82,7 +84,8 @@ def build(ns: argparse.Namespace):
         learning_rate=ns.learning_rate or (1e-3 if tiny else 1e-6),
         use_cpu=on_cpu,
         bf16=not on_cpu,
-        # beta=0 (TRL's default) keeps the reference model out: a model built in-process has no path to reload.
+        # beta=0 (TRL's default) keeps the reference model out: a model built in-process has no path
+        # to reload it from.
         beta=0.0,
         logging_steps=1,
         save_strategy="no",
@@ -116,8 +119,14 @@ def main(argv=None) -> int:
     logged = [entry for entry in trainer.state.log_history if "graph/success_rate" in entry]
     if logged:
         last = logged[-1]
-        keys = ["reward", "graph/success_rate", "graph/steps_per_episode", "graph/states_per_group",
-                "advantages/token_mean", "advantages/token_std"]
+        keys = [
+            "reward",
+            "graph/success_rate",
+            "graph/steps_per_episode",
+            "graph/states_per_group",
+            "advantages/token_mean",
+            "advantages/token_std",
+        ]
         print("last step: " + ", ".join(f"{k}={last[k]:.4g}" for k in keys if k in last))
     return 0
 

@@ -27,6 +27,7 @@ from graphgpo.trl._steps import batch_advantages, records_from_traces  # noqa: E
 from graphgpo.trl._tokens import (  # noqa: E402
     action_segments,
     assign_steps,
+    batch_action_segments,
     layout_advantages,
     segment_values,
 )
@@ -70,13 +71,16 @@ def test_layout_puts_turn_values_on_action_tokens_and_exact_zeros_elsewhere():
         owned = assign_steps(len(row), len(steps[b]), [2] if b == 1 else None)
         spans.append(row)
         values.append(segment_values(steps[b], owned, text_value=9.0))
-    adv = layout_advantages((3, 10), spans, values)
-    expected = torch.tensor([
-        [0.5, 0.5, 0, 0, -1.0, -1.0, 0, 9.0, 9.0, 0],  # two steps, then a text turn, then padding
-        [2.5] * 5 + [0] * 5,  # one turn with two parallel calls: their mean; step 3 has no tokens
-        [0] * 10,  # fully masked row
-    ])
+    adv = torch.from_numpy(layout_advantages((3, 10), spans, values))
+    expected = torch.tensor(
+        [
+            [0.5, 0.5, 0, 0, -1.0, -1.0, 0, 9.0, 9.0, 0],  # two steps, then a text turn, then padding
+            [2.5] * 5 + [0] * 5,  # one turn with two parallel calls: their mean; step 3 has no tokens
+            [0] * 10,  # fully masked row
+        ]
+    )
     assert torch.equal(adv, expected)
+    assert batch_action_segments(completion_mask.numpy(), tool_mask.numpy()) == spans
     loss_mask = completion_mask * tool_mask
     assert torch.all(adv[loss_mask == 0] == 0)
 
@@ -96,15 +100,27 @@ def _worked_example_traces():
 def test_batch_advantages_reproduce_the_spec_worked_example():
     traces, successes = _worked_example_traces()
     records = records_from_traces(traces, successes)
-    result = batch_advantages(records, [0.0, 0.0, 0.0], num_generations=3, method="graphgpo",
-                              options={"omega": 0.5}, episode_reward="success")
+    result = batch_advantages(
+        records,
+        [0.0, 0.0, 0.0],
+        num_generations=3,
+        method="graphgpo",
+        options={"omega": 0.5},
+        episode_reward="success",
+    )
     got = np.concatenate(result.steps)
     spec = [0.625042, 1.42061, 0.84326, 1.934349, 0.84326, -1.922214, -1.068269, -2.204043, -0.471993]
     np.testing.assert_allclose(got, spec, atol=2e-6)
     # text turns get the episode advantage A_E, computed with validity ignored
-    a_e = reference_advantages("grpo", group=[0] * 9, trajectory=[0, 0, 0, 1, 1, 2, 2, 2, 2],
-                               state=list("ABCACADBB"), next_state=list("BCXCYDBBC"),
-                               success=[True] * 5 + [False] * 4, omega=0.5)
+    a_e = reference_advantages(
+        "grpo",
+        group=[0] * 9,
+        trajectory=[0, 0, 0, 1, 1, 2, 2, 2, 2],
+        state=list("ABCACADBB"),
+        next_state=list("BCXCYDBBC"),
+        success=[True] * 5 + [False] * 4,
+        omega=0.5,
+    )
     np.testing.assert_allclose(result.text, [a_e[0], a_e[3], a_e[5]], atol=1e-12)
     assert not result.synthetic.any()
 
@@ -113,25 +129,43 @@ def test_an_episode_without_steps_is_one_stop_step_from_the_group_start():
     traces = [[(0, 1, True), (1, 2, True)], [], [(0, 0, False)], None]
     records = records_from_traces(traces, [True, None, False, None])
     rewards = [1.0, 0.0, 0.0, 5.0]  # success unknown for rollouts 1 and 3: read from the reward
-    result = batch_advantages(records, rewards, num_generations=4, method="gigpo", options={},
-                              episode_reward="success")
+    result = batch_advantages(
+        records, rewards, num_generations=4, method="gigpo", options={}, episode_reward="success"
+    )
     assert result.synthetic.tolist() == [False, True, False, True]
     assert result.success.tolist() == [True, False, False, True]
     expected = reference_advantages(
-        "gigpo", group=[0] * 5, trajectory=[0, 0, 1, 2, 3], state=[0, 1, 0, 0, 0],
-        next_state=[1, 2, ("stop", 1), 0, ("stop", 3)], success=[True, True, False, False, True],
-        valid=[True, True, True, False, True])
+        "gigpo",
+        group=[0] * 5,
+        trajectory=[0, 0, 1, 2, 3],
+        state=[0, 1, 0, 0, 0],
+        next_state=[1, 2, ("stop", 1), 0, ("stop", 3)],
+        success=[True, True, False, False, True],
+        valid=[True, True, True, False, True],
+    )
     np.testing.assert_allclose(np.concatenate(result.steps), expected, atol=1e-9)
 
 
 def test_episode_reward_from_reward_funcs_goes_on_the_last_step():
     traces = [[(0, 1, True), (1, 2, True)], [(0, 3, True)]]
     records = records_from_traces(traces, [True, False])
-    result = batch_advantages(records, [0.7, float("nan")], num_generations=2, method="gigpo", options={},
-                              episode_reward="reward_funcs")
-    expected = reference_advantages("gigpo", group=[0, 0, 0], trajectory=[0, 0, 1], state=[0, 1, 0],
-                                    next_state=[1, 2, 3], success=[True, True, False],
-                                    reward=[0.0, 0.7, 0.0])
+    result = batch_advantages(
+        records,
+        [0.7, float("nan")],
+        num_generations=2,
+        method="gigpo",
+        options={},
+        episode_reward="reward_funcs",
+    )
+    expected = reference_advantages(
+        "gigpo",
+        group=[0, 0, 0],
+        trajectory=[0, 0, 1],
+        state=[0, 1, 0],
+        next_state=[1, 2, 3],
+        success=[True, True, False],
+        reward=[0.0, 0.7, 0.0],
+    )
     np.testing.assert_allclose(np.concatenate(result.steps), expected, atol=1e-9)
 
 
@@ -145,11 +179,21 @@ def test_keys_are_typed_and_bad_traces_name_the_rollout():
     with pytest.raises(TypeError, match="valid"):
         records_from_traces([[(1, 2, "yes")]], [None])
     with pytest.raises(ValueError, match="groups of num_generations"):
-        batch_advantages(records_from_traces([[], [], []], [None] * 3), [0, 0, 0], num_generations=2,
-                         method="grpo", options={})
+        batch_advantages(
+            records_from_traces([[], [], []], [None] * 3),
+            [0, 0, 0],
+            num_generations=2,
+            method="grpo",
+            options={},
+        )
     with pytest.raises(ValueError, match="action identity"):
-        batch_advantages(records_from_traces([[(1, 2, True)], []], [True, None]), [0, 0], num_generations=2,
-                         method="graphgpo", options={"distance": "expected"})
+        batch_advantages(
+            records_from_traces([[(1, 2, True)], []], [True, None]),
+            [0, 0],
+            num_generations=2,
+            method="graphgpo",
+            options={"distance": "expected"},
+        )
 
 
 # -- config -------------------------------------------------------------------------------------------------
@@ -158,8 +202,14 @@ def test_keys_are_typed_and_bad_traces_name_the_rollout():
 def _config(**kw):
     from graphgpo.trl import GraphGPOConfig
 
-    base = dict(output_dir="unused", use_cpu=True, bf16=False, report_to="none", num_generations=2,
-                per_device_train_batch_size=2)
+    base = dict(
+        output_dir="unused",
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        num_generations=2,
+        per_device_train_batch_size=2,
+    )
     return GraphGPOConfig(**{**base, **kw})
 
 
@@ -167,17 +217,34 @@ def test_config_defaults_match_spec_and_validate():
     cfg = _config()
     assert cfg.advantage_estimator == "graphgpo"
     assert cfg.estimator_options() == {
-        "omega": 0.1, "gamma": 0.95, "success_reward": 10.0, "invalid_penalty": 0.1, "step_weight": 1.0,
-        "episode_weight": 1.0, "norm": "mean_std", "eps": 1e-6, "convention": "reference",
-        "episode_stats": "per_step", "normalize_distance": False, "distance": "shortest"}
+        "omega": 0.1,
+        "gamma": 0.95,
+        "success_reward": 10.0,
+        "invalid_penalty": 0.1,
+        "step_weight": 1.0,
+        "episode_weight": 1.0,
+        "norm": "mean_std",
+        "eps": 1e-6,
+        "convention": "reference",
+        "episode_stats": "per_step",
+        "normalize_distance": False,
+        "distance": "shortest",
+    }
     assert cfg.epsilon == 0.2  # GRPO's clipping range is untouched by adv_eps
-    for bad, match in [({"advantage_estimator": "ppo"}, "advantage_estimator"), ({"omega": 1.0}, "omega"),
-                       ({"omega": 0.0}, "omega"), ({"gamma": 1.5}, "gamma"), ({"norm": "zscore"}, "norm"),
-                       ({"convention": "x"}, "convention"), ({"episode_stats": "x"}, "episode_stats"),
-                       ({"distance": "x"}, "distance"), ({"adv_eps": -1.0}, "adv_eps"),
-                       ({"success_reward": math.nan}, "success_reward"),
-                       ({"normalize_distance": "yes"}, "normalize_distance"),
-                       ({"episode_reward": "x"}, "episode_reward")]:
+    for bad, match in [
+        ({"advantage_estimator": "ppo"}, "advantage_estimator"),
+        ({"omega": 1.0}, "omega"),
+        ({"omega": 0.0}, "omega"),
+        ({"gamma": 1.5}, "gamma"),
+        ({"norm": "zscore"}, "norm"),
+        ({"convention": "x"}, "convention"),
+        ({"episode_stats": "x"}, "episode_stats"),
+        ({"distance": "x"}, "distance"),
+        ({"adv_eps": -1.0}, "adv_eps"),
+        ({"success_reward": math.nan}, "success_reward"),
+        ({"normalize_distance": "yes"}, "normalize_distance"),
+        ({"episode_reward": "x"}, "episode_reward"),
+    ]:
         with pytest.raises(ValueError, match=match):
             _config(**bad)
 
@@ -188,9 +255,28 @@ def test_config_parses_from_the_command_line():
     from graphgpo.trl import GraphGPOConfig
 
     (cfg,) = HfArgumentParser(GraphGPOConfig).parse_args_into_dataclasses(
-        ["--output_dir", "unused", "--use_cpu", "--bf16", "False", "--advantage_estimator", "gigpo",
-         "--omega", "0.8", "--adv_eps", "1e-4", "--normalize_distance", "true"])
-    assert (cfg.advantage_estimator, cfg.omega, cfg.adv_eps, cfg.normalize_distance) == ("gigpo", 0.8, 1e-4, True)
+        [
+            "--output_dir",
+            "unused",
+            "--use_cpu",
+            "--bf16",
+            "False",
+            "--advantage_estimator",
+            "gigpo",
+            "--omega",
+            "0.8",
+            "--adv_eps",
+            "1e-4",
+            "--normalize_distance",
+            "true",
+        ]
+    )
+    assert (cfg.advantage_estimator, cfg.omega, cfg.adv_eps, cfg.normalize_distance) == (
+        "gigpo",
+        0.8,
+        1e-4,
+        True,
+    )
 
 
 def test_trainer_requires_a_graphgpo_config():
@@ -199,8 +285,51 @@ def test_trainer_requires_a_graphgpo_config():
     from graphgpo.trl import GraphGPOTrainer
 
     with pytest.raises(TypeError, match="GraphGPOConfig"):
-        GraphGPOTrainer(model=None, reward_funcs=H.success_reward,
-                        args=GRPOConfig(output_dir="unused", use_cpu=True, bf16=False, report_to="none"))
+        GraphGPOTrainer(
+            model=None,
+            reward_funcs=H.success_reward,
+            args=GRPOConfig(output_dir="unused", use_cpu=True, bf16=False, report_to="none"),
+        )
+
+
+class _NoTrace:
+    def reset(self, **kwargs) -> str:
+        return "start"
+
+    def move(self, direction: str) -> str:
+        """Move.
+
+        Args:
+            direction: where.
+        """
+        return "ok"
+
+
+def test_missing_traces_fail_at_construction(tmp_path):
+    from datasets import Dataset
+
+    from graphgpo.trl import GraphGPOTrainer
+    from graphgpo.trl.testing import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer(corpus=["walk"])
+    data = Dataset.from_dict({"prompt": [[{"role": "user", "content": "walk"}]] * 2})
+
+    def build(estimator, **kw):
+        args = _config(output_dir=str(tmp_path), advantage_estimator=estimator, max_steps=1)
+        return GraphGPOTrainer(
+            tiny_model(tok),
+            reward_funcs=H.success_reward,
+            args=args,
+            train_dataset=data,
+            processing_class=tok,
+            **kw,
+        )
+
+    with pytest.raises(ValueError, match="neither an environment_factory nor a rollout_func"):
+        build("graphgpo")
+    with pytest.raises(ValueError, match="_NoTrace has no 'graphgpo_trace'"):
+        build("gigpo", environment_factory=_NoTrace)
+    build("grpo", environment_factory=_NoTrace)  # GRPO needs no trace: one step per rollout
 
 
 # -- scripted end-to-end run through TRL's tool loop -------------------------------------------------------
@@ -227,16 +356,37 @@ def env_run(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(GRPOTrainer, "_generate_and_score_completions", recording_parent)
-        tok = tiny_tokenizer([H.LineWorld.move], corpus=[" Slot 1. You are at 0; the goal is at 3.", "You are at 2."])
+        tok = tiny_tokenizer(
+            [H.LineWorld.move], corpus=[" Slot 1. You are at 0; the goal is at 3.", "You are at 2."]
+        )
         model = tiny_model(tok)
-        data = Dataset.from_dict({"prompt": [[{"role": "user", "content": "Walk to the goal."}]] * 2, "goal": [2, 3]})
+        data = Dataset.from_dict(
+            {"prompt": [[{"role": "user", "content": "Walk to the goal."}]] * 2, "goal": [2, 3]}
+        )
         args = GraphGPOConfig(
-            output_dir=str(tmp_path_factory.mktemp("trl")), max_steps=1, per_device_train_batch_size=8,
-            num_generations=4, max_completion_length=MAX_COMPLETION, learning_rate=0.1, use_cpu=True, bf16=False,
-            report_to="none", save_strategy="no", logging_steps=1, omega=0.5, seed=0, disable_tqdm=True)
+            output_dir=str(tmp_path_factory.mktemp("trl")),
+            max_steps=1,
+            per_device_train_batch_size=8,
+            num_generations=4,
+            max_completion_length=MAX_COMPLETION,
+            learning_rate=0.1,
+            use_cpu=True,
+            bf16=False,
+            report_to="none",
+            save_strategy="no",
+            logging_steps=1,
+            omega=0.5,
+            seed=0,
+            disable_tqdm=True,
+        )
         trainer = H.recording_trainer_class()(
-            model, reward_funcs=H.success_reward, args=args, train_dataset=data, processing_class=tok,
-            environment_factory=H.line_world_factory())
+            model,
+            reward_funcs=H.success_reward,
+            args=args,
+            train_dataset=data,
+            processing_class=tok,
+            environment_factory=H.line_world_factory(),
+        )
         trainer.model.generate = H.ScriptedGenerate(tok)
         before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
         trainer.train()
@@ -252,7 +402,9 @@ def _expected_token_advantages(record, successes, num_generations, method="graph
         if trace:
             initial.setdefault(b // num_generations, trace[0][0])
     for b, trace in enumerate(traces):
-        steps = trace or [(initial.get(b // num_generations, ("init", b // num_generations)), ("stop", b), True)]
+        steps = trace or [
+            (initial.get(b // num_generations, ("init", b // num_generations)), ("stop", b), True)
+        ]
         for s, n, v in steps:
             group.append(b // num_generations)
             traj.append(b)
@@ -280,8 +432,15 @@ def test_trl_contract_of_generate_and_score_completions(env_run):
 
     assert trl.__version__.startswith("1.16."), "graphgpo.trl is pinned to TRL 1.16.x; re-check the hooks"
     parent = env_run["parent"]
-    assert {"prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "advantages",
-            "num_items_in_batch", "tool_mask"} <= set(parent)
+    assert {
+        "prompt_ids",
+        "prompt_mask",
+        "completion_ids",
+        "completion_mask",
+        "advantages",
+        "num_items_in_batch",
+        "tool_mask",
+    } <= set(parent)
     batch, length = parent["completion_ids"].shape
     assert parent["advantages"].shape == (batch,)  # the parent's scalar we replace
     assert parent["tool_mask"].shape == parent["completion_mask"].shape == (batch, length)
@@ -292,7 +451,12 @@ def test_trl_contract_of_generate_and_score_completions(env_run):
     import inspect
 
     assert list(inspect.signature(GRPOTrainer._calculate_rewards).parameters) == [
-        "self", "inputs", "prompts", "completions", "completion_ids_list"]
+        "self",
+        "inputs",
+        "prompts",
+        "completions",
+        "completion_ids_list",
+    ]
     assert "advantages.dim() == 1" in inspect.getsource(GRPOTrainer._compute_loss)  # (B, T) is accepted
     trainer = env_run["trainer"]
     assert isinstance(trainer._logs["advantages"], deque)
@@ -345,15 +509,23 @@ def test_rolled_back_tool_result_keeps_its_step_and_its_call_turn(env_run):
 def test_metrics_and_completions_table_report_the_step_advantages(env_run):
     trainer, record = env_run["trainer"], env_run["record"]
     logged = trainer.state.log_history[0]
-    for key in ("graph/success_rate", "graph/steps_per_episode", "graph/shared_state_row_share",
-                "graph/mean_nodes_per_group", "graph/failed_steps_closer_share", "graph/untokenized_steps",
-                "advantages/token_mean", "advantages/token_std", "step_advantage/std"):
+    for key in (
+        "graph/success_rate",
+        "graph/steps_per_episode",
+        "graph/shared_state_row_share",
+        "graph/mean_nodes_per_group",
+        "graph/failed_steps_closer_share",
+        "graph/untokenized_steps",
+        "advantages/token_mean",
+        "advantages/token_std",
+        "step_advantage/std",
+    ):
         assert key in logged, key
     assert logged["graph/success_rate"] == pytest.approx(0.5)  # copies 0 and 1 of both goals succeed
     assert logged["graph/episodes_without_steps"] == pytest.approx(0.25)
     adv, mask = record["advantages"], record["completion_mask"] * record["tool_mask"]
     means = (adv * mask).sum(1) / mask.sum(1).clamp(min=1)
-    assert np.allclose(list(trainer._logs["advantages"])[-len(means):], means.tolist(), atol=1e-6)
+    assert np.allclose(list(trainer._logs["advantages"])[-len(means) :], means.tolist(), atol=1e-6)
 
 
 # -- rollout_func path ---------------------------------------------------------------------------------------
@@ -382,8 +554,14 @@ def test_rollout_func_traces_and_untokenized_steps(tmp_path):
     ]
 
     def rollout_func(prompts, trainer):
-        out = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [],
-               "graphgpo_trace": [], "graphgpo_success": []}
+        out = {
+            "prompt_ids": [],
+            "completion_ids": [],
+            "logprobs": None,
+            "env_mask": [],
+            "graphgpo_trace": [],
+            "graphgpo_success": [],
+        }
         for i, _ in enumerate(prompts):
             turns, trace, success = episodes[i % 4]
             ids, mask = [], []
@@ -400,27 +578,82 @@ def test_rollout_func_traces_and_untokenized_steps(tmp_path):
             out["graphgpo_success"].append(success)
         return out
 
-    args = GraphGPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=4, num_generations=4,
-                          max_completion_length=64, learning_rate=0.1, use_cpu=True, bf16=False, report_to="none",
-                          save_strategy="no", logging_steps=1, advantage_estimator="gigpo", disable_tqdm=True)
+    args = GraphGPOConfig(
+        output_dir=str(tmp_path),
+        max_steps=1,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=64,
+        learning_rate=0.1,
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        advantage_estimator="gigpo",
+        disable_tqdm=True,
+    )
     data = Dataset.from_dict({"prompt": ["walk"] * 2})
-    trainer = H.recording_trainer_class()(tiny_model(tok), reward_funcs=lambda completions, **kw: [0.0] * len(completions),
-                                          args=args, train_dataset=data, processing_class=tok,
-                                          rollout_func=rollout_func)
+    trainer = H.recording_trainer_class()(
+        tiny_model(tok),
+        reward_funcs=lambda completions, **kw: [0.0] * len(completions),
+        args=args,
+        train_dataset=data,
+        processing_class=tok,
+        rollout_func=rollout_func,
+    )
     trainer.train()
     record = trainer.recorded[0]
     adv, mask = record["advantages"], record["completion_mask"] * record["tool_mask"]
     assert torch.all(adv[mask == 0] == 0)
-    rows = dict(group=[0] * 7, trajectory=[0, 0, 0, 1, 1, 2, 3], state=[0, 1, 2, 0, 1, 0, 0],
-                next_state=[1, 2, 3, 1, 0, 0, ("stop", 3)], success=[True] * 3 + [False] * 4)
+    rows = dict(
+        group=[0] * 7,
+        trajectory=[0, 0, 0, 1, 1, 2, 3],
+        state=[0, 1, 2, 0, 1, 0, 0],
+        next_state=[1, 2, 3, 1, 0, 0, ("stop", 3)],
+        success=[True] * 3 + [False] * 4,
+    )
     expected = reference_advantages("gigpo", valid=[True] * 5 + [False, True], **rows)
     for b, steps in enumerate([[0, 1], [3, 4], [5], [6]]):
         spans = action_segments(record["completion_mask"][b].tolist(), record["tool_mask"][b].tolist())
         assert len(spans) == len(steps)
         for (start, end), i in zip(spans, steps, strict=True):
-            torch.testing.assert_close(adv[b, start:end].double(), torch.full((end - start,), expected[i],
-                                                                               dtype=torch.float64))
+            torch.testing.assert_close(
+                adv[b, start:end].double(), torch.full((end - start,), expected[i], dtype=torch.float64)
+            )
     assert trainer.state.log_history[0]["graph/untokenized_steps"] == 1.0
+
+
+def test_a_bad_trace_from_rollout_func_names_the_rollout(tmp_path):
+    from datasets import Dataset
+
+    from graphgpo.trl import GraphGPOTrainer
+    from graphgpo.trl.testing import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer(corpus=["go right"])
+
+    def rollout_func(prompts, trainer):
+        ids = tok("go right", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        traces = [[(0, 1, True)]] * len(prompts)
+        traces[1] = [(0, [1], True)]  # a list is not a state key
+        return {
+            "prompt_ids": [ids] * len(prompts),
+            "completion_ids": [ids] * len(prompts),
+            "logprobs": None,
+            "graphgpo_trace": traces,
+        }
+
+    args = _config(output_dir=str(tmp_path), max_steps=1, max_completion_length=16)
+    trainer = GraphGPOTrainer(
+        tiny_model(tok),
+        reward_funcs=lambda completions, **kw: [0.0] * len(completions),
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": ["walk"] * 2}),
+        processing_class=tok,
+        rollout_func=rollout_func,
+    )
+    with pytest.raises(TypeError, match="rollout 1, step 0: .*list"):
+        trainer.train()
 
 
 # -- two processes -------------------------------------------------------------------------------------------
@@ -429,6 +662,26 @@ def test_rollout_func_traces_and_untokenized_steps(tmp_path):
 def _pad_cat(parts):
     width = max(p.shape[1] for p in parts)
     return torch.cat([torch.nn.functional.pad(p, (0, width - p.shape[1])) for p in parts])
+
+
+def _torchrun(out_dir, *args, timeout=300):
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join([p for p in sys.path if p] + [os.environ.get("PYTHONPATH", "")]),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(TESTS / "_trl_ddp_script.py"),
+        "--out",
+        str(out_dir),
+        *args,
+    ]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.slow
@@ -440,19 +693,19 @@ def test_two_processes_equal_one_process(tmp_path):
     two.mkdir()
     _trl_ddp_script.run(str(one), per_device=8)
 
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([p for p in sys.path if p] + [os.environ.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(TESTS / "_trl_ddp_script.py"), "--out", str(two), "--per-device", "4"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = _torchrun(two, "--per-device", "4")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
 
     single = torch.load(one / "rank0.pt")
     ranks = [torch.load(two / f"rank{r}.pt") for r in range(2)]
     assert [t for r in ranks for t in r["environments_traces"]] == single["environments_traces"]
     for key in ("completion_ids", "completion_mask"):
-        assert torch.equal(_pad_cat([r[key] for r in ranks]), torch.nn.functional.pad(
-            single[key], (0, max(r[key].shape[1] for r in ranks) - single[key].shape[1])))
+        assert torch.equal(
+            _pad_cat([r[key] for r in ranks]),
+            torch.nn.functional.pad(
+                single[key], (0, max(r[key].shape[1] for r in ranks) - single[key].shape[1])
+            ),
+        )
     got = _pad_cat([r["advantages"] for r in ranks])
     want = single["advantages"]
     width = max(got.shape[1], want.shape[1])
@@ -473,6 +726,20 @@ def test_example_trl_sokoban_tiny_runs(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("trl_sokoban", TESTS.parent / "examples" / "trl_sokoban.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    assert example.main(["--tiny", "--levels", "4", "--max-completion-length", "32",
-                         "--output-dir", str(tmp_path)]) == 0
+    assert (
+        example.main(
+            ["--tiny", "--levels", "4", "--max-completion-length", "32", "--output-dir", str(tmp_path)]
+        )
+        == 0
+    )
     assert "graph/success_rate=" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_bad_trace_on_one_rank_fails_every_rank_without_hanging(tmp_path):
+    """Rank 1's environments report lists as state keys: both ranks must raise (not wait in a gather)."""
+    proc = _torchrun(tmp_path, "--per-device", "4", "--bad-trace-rank", "1", timeout=240)
+    assert proc.returncode != 0
+    log = proc.stdout + proc.stderr
+    assert "rank 1: rollout 0, step 0: state and action keys must be str, int or bytes" in log
+    assert log.count("rank 1: rollout 0, step 0") >= 2, log[-5000:]  # raised on rank 0 as well

@@ -36,8 +36,9 @@ class LineWorld:
     the instances of one factory, which is how the scripted generator tells rollouts apart.
     """
 
-    def __init__(self, slot: int = 0):
+    def __init__(self, slot: int = 0, bad_keys: bool = False):
         self.slot = slot
+        self.bad_keys = bad_keys  # report lists as state keys (not allowed), to test error handling
         self.goal = 3
         self.position = 0
         self.graphgpo_trace: list = []
@@ -61,16 +62,16 @@ class LineWorld:
         valid = step is not None and 0 <= before + step <= self.goal
         if valid:
             self.position = before + step
-        self.graphgpo_trace.append((before, self.position, valid))
+        self.graphgpo_trace.append(([before] if self.bad_keys else before, self.position, valid))
         if self.position == self.goal:
             self.graphgpo_success = True
         return f"You are at {self.position}."
 
 
-def line_world_factory():
+def line_world_factory(bad_keys: bool = False):
     """An environment_factory whose instances get slots 0, 1, 2, ... in creation order (TRL's pool order)."""
     counter = iter(range(1 << 30))
-    return lambda: LineWorld(next(counter))
+    return lambda: LineWorld(next(counter), bad_keys=bad_keys)
 
 
 def success_reward(environments, **kwargs):

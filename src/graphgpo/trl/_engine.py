@@ -23,7 +23,9 @@ def _engine_rows(rows: dict) -> dict:
     for name in _STATE_FIELDS:
         value = rows.get(name)
         if value is not None:
-            rows[name] = np.ascontiguousarray(value, dtype=np.uint64).view(graphgpo.FINGERPRINT_DTYPE).reshape(-1)
+            rows[name] = (
+                np.ascontiguousarray(value, dtype=np.uint64).view(graphgpo.FINGERPRINT_DTYPE).reshape(-1)
+            )
     return rows
 
 

@@ -26,8 +26,15 @@ import numpy as np
 
 from . import _engine
 
-__all__ = ["TRACE_KEY", "SUCCESS_KEY", "EpisodeRecord", "BatchAdvantages", "encode_key", "records_from_traces",
-           "batch_advantages"]
+__all__ = [
+    "TRACE_KEY",
+    "SUCCESS_KEY",
+    "EpisodeRecord",
+    "BatchAdvantages",
+    "encode_key",
+    "records_from_traces",
+    "batch_advantages",
+]
 
 TRACE_KEY = "graphgpo_trace"
 SUCCESS_KEY = "graphgpo_success"
@@ -87,7 +94,9 @@ def _as_bool(value, what: str) -> bool:
     raise TypeError(f"{what} must be a bool, got {type(value).__name__}: {value!r}")
 
 
-def records_from_traces(traces: Sequence[Sequence | None], successes: Sequence[bool | None]) -> list[EpisodeRecord]:
+def records_from_traces(
+    traces: Sequence[Sequence | None], successes: Sequence[bool | None]
+) -> list[EpisodeRecord]:
     """Validate this process's traces and fingerprint their keys (one engine call for the batch).
 
     ``traces[b]`` is a list of ``(state, next_state, valid)`` or ``(state, next_state, valid, action)``
@@ -104,7 +113,8 @@ def records_from_traces(traces: Sequence[Sequence | None], successes: Sequence[b
             if not isinstance(step, (tuple, list)) or len(step) not in (3, 4):
                 raise ValueError(
                     f"rollout {b}, step {i}: a trace step is (state, next_state, valid) or "
-                    f"(state, next_state, valid, action), got {step!r}")
+                    f"(state, next_state, valid, action), got {step!r}"
+                )
             try:
                 keys.append(encode_key(step[0]))
                 keys.append(encode_key(step[1]))
@@ -120,11 +130,17 @@ def records_from_traces(traces: Sequence[Sequence | None], successes: Sequence[b
     fps = _engine.fingerprint(keys).reshape(-1, 3, 2)
     records, cursor = [], 0
     for n, valid, has_action, success in parsed:
-        block = fps[cursor:cursor + n]
+        block = fps[cursor : cursor + n]
         cursor += n
-        records.append(EpisodeRecord(state=block[:, 0].copy(), next_state=block[:, 1].copy(),
-                                     valid=np.asarray(valid, dtype=bool),
-                                     action=block[:, 2].copy() if has_action else None, success=success))
+        records.append(
+            EpisodeRecord(
+                state=block[:, 0].copy(),
+                next_state=block[:, 1].copy(),
+                valid=np.asarray(valid, dtype=bool),
+                action=block[:, 2].copy() if has_action else None,
+                success=success,
+            )
+        )
     return records
 
 
@@ -145,8 +161,15 @@ class BatchAdvantages:
     metrics: dict[str, float]
 
 
-def batch_advantages(episodes: Sequence[EpisodeRecord], rewards: Sequence[float], *, num_generations: int,
-                     method: str, options: dict, episode_reward: str = "success") -> BatchAdvantages:
+def batch_advantages(
+    episodes: Sequence[EpisodeRecord],
+    rewards: Sequence[float],
+    *,
+    num_generations: int,
+    method: str,
+    options: dict,
+    episode_reward: str = "success",
+) -> BatchAdvantages:
     """Per-step advantages of one generation batch (all processes' rollouts, in process order).
 
     ``rewards[b]`` is TRL's weighted reward of rollout ``b`` (NaN when no reward function scored it); it
@@ -158,12 +181,16 @@ def batch_advantages(episodes: Sequence[EpisodeRecord], rewards: Sequence[float]
     if len(rewards) != num:
         raise ValueError(f"{num} episodes but {len(rewards)} rewards")
     if num_generations < 1 or num % num_generations:
-        raise ValueError(f"the batch of {num} rollouts is not made of groups of num_generations={num_generations}")
+        raise ValueError(
+            f"the batch of {num} rollouts is not made of groups of num_generations={num_generations}"
+        )
     if episode_reward not in ("success", "reward_funcs"):
         raise ValueError(f"episode_reward must be 'success' or 'reward_funcs', got {episode_reward!r}")
     clean_rewards = np.nan_to_num(rewards, nan=0.0)
-    success = np.array([bool(clean_rewards[b] > 0) if ep.success is None else ep.success
-                        for b, ep in enumerate(episodes)], dtype=bool)
+    success = np.array(
+        [bool(clean_rewards[b] > 0) if ep.success is None else ep.success for b, ep in enumerate(episodes)],
+        dtype=bool,
+    )
     group_of = np.arange(num) // num_generations
     synthetic = np.array([ep.num_steps == 0 for ep in episodes], dtype=bool)
     expected = options.get("distance", "shortest") == "expected"
@@ -172,7 +199,8 @@ def batch_advantages(episodes: Sequence[EpisodeRecord], rewards: Sequence[float]
         if missing:
             raise ValueError(
                 f"distance='expected' needs an action identity on every step, but rollout {missing[0]} has "
-                "steps without one: report (state, next_state, valid, action) in graphgpo_trace")
+                "steps without one: report (state, next_state, valid, action) in graphgpo_trace"
+            )
 
     # Synthetic nodes: every rank computes the same fingerprints, so they need no exchange.
     initial: dict[int, np.ndarray] = {}
@@ -181,11 +209,14 @@ def batch_advantages(episodes: Sequence[EpisodeRecord], rewards: Sequence[float]
             initial[int(group_of[b])] = ep.state[0]
     need_initial = sorted({int(group_of[b]) for b in np.flatnonzero(synthetic)} - set(initial))
     stop_eps = [int(b) for b in np.flatnonzero(synthetic)]
-    synth_fp = _engine.fingerprint([_initial_key(g) for g in need_initial] + [_stop_key(b) for b in stop_eps]
-                                   + [_STOP_ACTION])
-    for g, fp in zip(need_initial, synth_fp[:len(need_initial)], strict=True):
+    synth_fp = _engine.fingerprint(
+        [_initial_key(g) for g in need_initial] + [_stop_key(b) for b in stop_eps] + [_STOP_ACTION]
+    )
+    for g, fp in zip(need_initial, synth_fp[: len(need_initial)], strict=True):
         initial[g] = fp
-    stop_fp = dict(zip(stop_eps, synth_fp[len(need_initial):len(need_initial) + len(stop_eps)], strict=True))
+    stop_fp = dict(
+        zip(stop_eps, synth_fp[len(need_initial) : len(need_initial) + len(stop_eps)], strict=True)
+    )
     stop_action = synth_fp[-1]
 
     states, nexts, valids, actions, counts = [], [], [], [], []
@@ -200,7 +231,9 @@ def batch_advantages(episodes: Sequence[EpisodeRecord], rewards: Sequence[float]
             states.append(ep.state)
             nexts.append(ep.next_state)
             valids.append(ep.valid)
-            actions.append(ep.action if ep.action is not None else np.repeat(stop_action[None], ep.num_steps, 0))
+            actions.append(
+                ep.action if ep.action is not None else np.repeat(stop_action[None], ep.num_steps, 0)
+            )
             counts.append(ep.num_steps)
     counts_arr = np.asarray(counts, dtype=np.int64)
     traj = np.repeat(np.arange(num, dtype=np.int64), counts_arr)
@@ -231,17 +264,29 @@ def batch_advantages(episodes: Sequence[EpisodeRecord], rewards: Sequence[float]
         text = float(options.get("episode_weight", 1.0)) * text
     steps = np.split(row_adv, np.cumsum(counts_arr)[:-1]) if num else []
 
-    return BatchAdvantages(steps=list(steps), text=np.asarray(text, dtype=np.float64), synthetic=synthetic,
-                           success=success, metrics=_metrics(rows, synthetic, counts_arr, row_adv, success))
+    return BatchAdvantages(
+        steps=list(steps),
+        text=np.asarray(text, dtype=np.float64),
+        synthetic=synthetic,
+        success=success,
+        metrics=_metrics(rows, synthetic, counts_arr, row_adv, success),
+    )
 
 
-_ENGINE_DIAGNOSTICS = ("mean_nodes_per_group", "mean_edges_per_group", "shared_state_row_share",
-                       "unreachable_node_share", "groups_without_success_share", "failed_steps_closer_share",
-                       "successful_steps_not_closer_share")
+_ENGINE_DIAGNOSTICS = (
+    "mean_nodes_per_group",
+    "mean_edges_per_group",
+    "shared_state_row_share",
+    "unreachable_node_share",
+    "groups_without_success_share",
+    "failed_steps_closer_share",
+    "successful_steps_not_closer_share",
+)
 
 
-def _metrics(rows: dict, synthetic: np.ndarray, counts: np.ndarray, row_adv: np.ndarray,
-             success: np.ndarray) -> dict[str, float]:
+def _metrics(
+    rows: dict, synthetic: np.ndarray, counts: np.ndarray, row_adv: np.ndarray, success: np.ndarray
+) -> dict[str, float]:
     """Graph shape and advantage statistics of the batch (same on every rank)."""
     real = ~synthetic[rows["trajectory"]]
     m: dict[str, float] = {
@@ -253,8 +298,9 @@ def _metrics(rows: dict, synthetic: np.ndarray, counts: np.ndarray, row_adv: np.
     if len(row_adv):
         # The engine's view of the graphs: how much rollouts overlap (only shared start states can get
         # a step advantage) and how well distances explain outcomes. NaN shares are dropped by TRL's log.
-        engine = _engine.diagnostics(**{k: rows[k] for k in ("group", "trajectory", "state", "next_state",
-                                                             "success")})
+        engine = _engine.diagnostics(
+            **{k: rows[k] for k in ("group", "trajectory", "state", "next_state", "success")}
+        )
         for name in _ENGINE_DIAGNOSTICS:
             if name in engine:
                 m[f"graph/{name}"] = float(engine[name])

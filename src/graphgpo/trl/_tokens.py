@@ -6,42 +6,59 @@ tool results and chat-template glue that TRL splices in (``tool_mask == 0``), fo
 and ``tool_mask == 1``; segment ``j`` is the model's ``j``-th turn, and the tool calls it emitted are the
 environment steps ``j`` (one call per turn) or the next ``k_j`` steps (``k_j`` parallel calls).
 
-Nothing here imports torch at module level: the logic works on plain sequences so it is testable
-without a model, and :func:`layout_advantages` builds the tensor at the end.
+Nothing here needs torch: the logic works on numpy arrays and plain sequences, so it is testable
+without a model; the trainer turns the final array into a tensor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["action_segments", "assign_steps", "segment_values", "layout_advantages"]
+import numpy as np
+
+__all__ = ["batch_action_segments", "action_segments", "assign_steps", "segment_values", "layout_advantages"]
 
 
-def action_segments(completion_mask: Sequence[int], tool_mask: Sequence[int] | None = None) -> list[tuple[int, int]]:
-    """Half-open ``(start, end)`` token spans of the model's turns, in order.
+def batch_action_segments(completion_mask, tool_mask=None) -> list[list[tuple[int, int]]]:
+    """Half-open ``(start, end)`` token spans of the model's turns, per row of a ``(B, T)`` batch.
 
-    A token belongs to a turn when ``completion_mask`` is 1 and (if given) ``tool_mask`` is 1. Padding and
-    tool results therefore both split turns; a fully masked row (e.g. ``mask_truncated_completions``) has
-    no segments.
+    A token belongs to a turn when ``completion_mask`` is 1 and (if given) ``tool_mask`` is 1, so
+    padding and tool results both split turns; a fully masked row (e.g. ``mask_truncated_completions``)
+    has no segments. Vectorised: the cost is one pass over the masks plus one step per segment.
     """
-    spans: list[tuple[int, int]] = []
-    start = None
-    n = len(completion_mask)
-    if tool_mask is not None and len(tool_mask) != n:
-        raise ValueError(f"tool_mask has {len(tool_mask)} tokens but completion_mask has {n}")
-    for t in range(n):
-        on = bool(completion_mask[t]) and (tool_mask is None or bool(tool_mask[t]))
-        if on and start is None:
-            start = t
-        elif not on and start is not None:
-            spans.append((start, t))
-            start = None
-    if start is not None:
-        spans.append((start, n))
-    return spans
+    on = np.asarray(completion_mask).astype(bool)
+    if on.ndim != 2:
+        raise ValueError(f"completion_mask must be (B, T), got shape {on.shape}")
+    if tool_mask is not None:
+        tool = np.asarray(tool_mask).astype(bool)
+        if tool.shape != on.shape:
+            raise ValueError(f"tool_mask has shape {tool.shape} but completion_mask has {on.shape}")
+        on = on & tool
+    batch, length = on.shape
+    edges = np.diff(np.pad(on.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    # Starts and ends come out row-major and alternate within a row, so they pair up in order.
+    rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)
+    out: list[list[tuple[int, int]]] = [[] for _ in range(batch)]
+    for r, start, end in zip(rows.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        out[r].append((start, end))
+    return out
 
 
-def assign_steps(num_segments: int, num_steps: int, calls_per_turn: Sequence[int] | None = None) -> list[range]:
+def action_segments(
+    completion_mask: Sequence[int], tool_mask: Sequence[int] | None = None
+) -> list[tuple[int, int]]:
+    """:func:`batch_action_segments` of one row."""
+    if tool_mask is not None and len(tool_mask) != len(completion_mask):
+        raise ValueError(
+            f"tool_mask has {len(tool_mask)} tokens but completion_mask has {len(completion_mask)}"
+        )
+    return batch_action_segments([list(completion_mask)], None if tool_mask is None else [list(tool_mask)])[0]
+
+
+def assign_steps(
+    num_segments: int, num_steps: int, calls_per_turn: Sequence[int] | None = None
+) -> list[range]:
     """The environment steps each turn owns.
 
     Steps are handed out in order: turn ``j`` takes the next ``calls_per_turn[j]`` steps (1 when the counts
@@ -64,7 +81,9 @@ def assign_steps(num_segments: int, num_steps: int, calls_per_turn: Sequence[int
     return out
 
 
-def segment_values(step_advantages: Sequence[float], owned: Sequence[range], text_value: float) -> list[float]:
+def segment_values(
+    step_advantages: Sequence[float], owned: Sequence[range], text_value: float
+) -> list[float]:
     """One advantage per turn: the mean over the steps it owns, ``text_value`` for a turn with none.
 
     A turn with several parallel tool calls gets the mean of their advantages, so the turn's total
@@ -79,19 +98,18 @@ def segment_values(step_advantages: Sequence[float], owned: Sequence[range], tex
     return out
 
 
-def layout_advantages(shape: tuple[int, int], spans: Sequence[Sequence[tuple[int, int]]],
-                      values: Sequence[Sequence[float]], *, device=None, dtype=None):
-    """A ``(B, T)`` tensor with ``values[b][j]`` on every token of ``spans[b][j]`` and 0 elsewhere.
+def layout_advantages(
+    shape: tuple[int, int], spans: Sequence[Sequence[tuple[int, int]]], values: Sequence[Sequence[float]]
+) -> np.ndarray:
+    """A float32 ``(B, T)`` array with ``values[b][j]`` on every token of ``spans[b][j]`` and 0 elsewhere.
 
     Tokens outside every span (tool results, chat glue, padding, fully masked rows) are exactly 0, so
     they add nothing to the loss even where a mask upstream is looser than ours.
     """
-    import torch
-
     batch, length = shape
     if len(spans) != batch or len(values) != batch:
         raise ValueError(f"expected {batch} rows of spans and values, got {len(spans)} and {len(values)}")
-    out = torch.zeros(shape, dtype=dtype or torch.float32)
+    out = np.zeros(shape, dtype=np.float32)
     for b in range(batch):
         if len(spans[b]) != len(values[b]):
             raise ValueError(f"row {b}: {len(spans[b])} segments but {len(values[b])} values")
@@ -99,4 +117,4 @@ def layout_advantages(shape: tuple[int, int], spans: Sequence[Sequence[tuple[int
             if not 0 <= start <= end <= length:
                 raise ValueError(f"row {b}: span {(start, end)} outside [0, {length}]")
             out[b, start:end] = value
-    return out if device is None else out.to(device)
+    return out

@@ -34,7 +34,8 @@ class GraphGPOConfig(GRPOConfig):
             steps taken from the same state) or `"graphgpo"` (plus a step advantage from the next state's
             distance to success on the group's state graph).
         omega (`float`, *optional*, defaults to `0.1`):
-            GraphGPO distance discount in (0, 1): a step's return is `success_reward * omega ** d(next_state)`.
+            GraphGPO distance discount in (0, 1): a step's return is
+            `success_reward * omega ** d(next_state)`.
             The official runs use 0.1 (ALFWorld), 0.2 (WebShop), 0.8 (Sokoban).
         gamma (`float`, *optional*, defaults to `0.95`):
             GiGPO reward discount in [0, 1].
@@ -52,15 +53,16 @@ class GraphGPOConfig(GRPOConfig):
             Epsilon of the advantage normalisation (SPEC `eps`; named so it cannot clash with `epsilon`, the
             clipping range).
         convention (`str`, *optional*, defaults to `"reference"`):
-            `"reference"`: exponent `d(next_state)` (official code); `"paper"`: `d(next_state) + cost` (Eq. 4).
+            `"reference"`: exponent `d(next_state)` (official code); `"paper"`: `d(next_state) + cost`
+            (Eq. 4).
         episode_stats (`str`, *optional*, defaults to `"per_step"`):
-            Normalise the episode score over all steps of the group (`"per_step"`, verl-agent) or over one score
-            per trajectory (`"per_trajectory"`).
+            Normalise the episode score over all steps of the group (`"per_step"`, verl-agent) or over one
+            score per trajectory (`"per_trajectory"`).
         normalize_distance (`bool`, *optional*, defaults to `False`):
             Use `omega ** (d(next) - d(state) + 1)` as the GraphGPO step return.
         distance (`str`, *optional*, defaults to `"shortest"`):
-            `"shortest"` path distance, or `"expected"` distance over observed transition frequencies (needs an
-            action key on every trace step).
+            `"shortest"` path distance, or `"expected"` distance over observed transition frequencies
+            (needs an action key on every trace step).
         episode_reward (`str`, *optional*, defaults to `"success"`):
             Episode reward given to the estimator: `"success"` is `success_reward` when the episode succeeded
             (SPEC default); `"reward_funcs"` is TRL's weighted reward, placed on the episode's last step.
@@ -72,7 +74,9 @@ class GraphGPOConfig(GRPOConfig):
     )
     omega: float = field(
         default=0.1,
-        metadata={"help": "GraphGPO distance discount in (0, 1) (official: 0.1 ALFWorld, 0.2 WebShop, 0.8 Sokoban)."},
+        metadata={
+            "help": "GraphGPO distance discount in (0, 1) (official: 0.1 ALFWorld, 0.2 WebShop, 0.8 Sokoban)."
+        },
     )
     gamma: float = field(default=0.95, metadata={"help": "GiGPO reward discount in [0, 1]."})
     success_reward: float = field(
@@ -85,32 +89,44 @@ class GraphGPOConfig(GRPOConfig):
     episode_weight: float = field(default=1.0, metadata={"help": "Weight of the episode advantage."})
     norm: str = field(
         default="mean_std",
-        metadata={"help": "Advantage normalisation: (x - mean) / (std + adv_eps), or x - mean.",
-                  "choices": list(_CHOICES["norm"])},
+        metadata={
+            "help": "Advantage normalisation: (x - mean) / (std + adv_eps), or x - mean.",
+            "choices": list(_CHOICES["norm"]),
+        },
     )
-    adv_eps: float = field(default=1e-6, metadata={"help": "Epsilon of the advantage normalisation (SPEC eps)."})
+    adv_eps: float = field(
+        default=1e-6, metadata={"help": "Epsilon of the advantage normalisation (SPEC eps)."}
+    )
     convention: str = field(
         default="reference",
-        metadata={"help": "GraphGPO step return exponent: d(next) (official code) or d(next) + cost (paper).",
-                  "choices": list(_CHOICES["convention"])},
+        metadata={
+            "help": "GraphGPO step return exponent: d(next) (official code) or d(next) + cost (paper).",
+            "choices": list(_CHOICES["convention"]),
+        },
     )
     episode_stats: str = field(
         default="per_step",
-        metadata={"help": "Normalise episode scores over steps (verl-agent) or over trajectories.",
-                  "choices": list(_CHOICES["episode_stats"])},
+        metadata={
+            "help": "Normalise episode scores over steps (verl-agent) or over trajectories.",
+            "choices": list(_CHOICES["episode_stats"]),
+        },
     )
     normalize_distance: bool = field(
         default=False, metadata={"help": "Use omega ** (d(next) - d(state) + 1) as the GraphGPO step return."}
     )
     distance: str = field(
         default="shortest",
-        metadata={"help": "Shortest-path or expected distance to success (expected needs action keys).",
-                  "choices": list(_CHOICES["distance"])},
+        metadata={
+            "help": "Shortest-path or expected distance to success (expected needs action keys).",
+            "choices": list(_CHOICES["distance"]),
+        },
     )
     episode_reward: str = field(
         default="success",
-        metadata={"help": "Episode reward for the estimator: success_reward on success, or TRL's weighted reward.",
-                  "choices": list(_CHOICES["episode_reward"])},
+        metadata={
+            "help": "Episode reward for the estimator: success_reward on success, or TRL's weighted reward.",
+            "choices": list(_CHOICES["episode_reward"]),
+        },
     )
 
     def __post_init__(self):
@@ -119,8 +135,15 @@ class GraphGPOConfig(GRPOConfig):
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
-        for name in ("omega", "gamma", "success_reward", "invalid_penalty", "step_weight", "episode_weight",
-                     "adv_eps"):
+        for name in (
+            "omega",
+            "gamma",
+            "success_reward",
+            "invalid_penalty",
+            "step_weight",
+            "episode_weight",
+            "adv_eps",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")

@@ -14,8 +14,15 @@ from collections.abc import Callable, Iterable, Sequence
 __all__ = ["SPECIAL_TOKENS", "tiny_tokenizer", "tiny_model", "tool_call_text"]
 
 SPECIAL_TOKENS = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>",
-    "<tool_response>", "</tool_response>", "<think>", "</think>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<tool_call>",
+    "</tool_call>",
+    "<tool_response>",
+    "</tool_response>",
+    "<think>",
+    "</think>",
 )
 
 
@@ -30,9 +37,13 @@ def _wrap(tokenizer_object):
     from transformers import PreTrainedTokenizerFast
     from trl.chat_template_utils import qwen3_chat_template
 
-    tok = PreTrainedTokenizerFast(tokenizer_object=tokenizer_object, eos_token="<|im_end|>",
-                                  pad_token="<|endoftext|>", padding_side="left",
-                                  additional_special_tokens=list(SPECIAL_TOKENS[1:]))
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer_object,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        padding_side="left",
+        additional_special_tokens=list(SPECIAL_TOKENS[1:]),
+    )
     tok.chat_template = qwen3_chat_template
     return tok
 
@@ -43,8 +54,12 @@ def _bpe(corpus: Iterable[str], vocab_size: int):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(list(corpus), trainer)
     return tok
 
@@ -59,28 +74,43 @@ def tiny_tokenizer(tools: Sequence[Callable] = (), corpus: Iterable[str] = (), v
     # Two passes: a merge-free tokenizer renders sample conversations through the real template, and
     # the final BPE is trained on that text, so template boilerplate costs few tokens.
     bootstrap = _wrap(_bpe(["a"], vocab_size=300))
-    calls = [tool_call_text(getattr(t, "__name__", "tool"), direction=d)
-             for t in (tools or [None]) for d in ("up", "down", "left", "right")]
+    calls = [
+        tool_call_text(getattr(t, "__name__", "tool"), direction=d)
+        for t in (tools or [None])
+        for d in ("up", "down", "left", "right")
+    ]
     samples = []
     for text in corpus or ["You are in a room."]:
         messages = [{"role": "user", "content": text}]
         for call in calls:
             messages += [{"role": "assistant", "content": call}, {"role": "tool", "content": text}]
-        samples.append(bootstrap.apply_chat_template(messages, tools=list(tools) or None, tokenize=False,
-                                                     add_generation_prompt=True))
+        samples.append(
+            bootstrap.apply_chat_template(
+                messages, tools=list(tools) or None, tokenize=False, add_generation_prompt=True
+            )
+        )
     return _wrap(_bpe(samples * 4 + corpus + calls, vocab_size=vocab_size))
 
 
-def tiny_model(tokenizer, *, hidden_size: int = 16, layers: int = 2, seed: int = 0, max_positions: int = 4096):
+def tiny_model(
+    tokenizer, *, hidden_size: int = 16, layers: int = 2, seed: int = 0, max_positions: int = 4096
+):
     """A random Qwen2 causal LM over ``tokenizer``'s vocabulary (float32, CPU)."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-        num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1,
-        max_position_embeddings=max_positions, pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id, bos_token_id=None, tie_word_embeddings=True,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=max_positions,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=True,
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -24,7 +24,7 @@ from ._steps import (
     batch_advantages,
     records_from_traces,
 )
-from ._tokens import action_segments, assign_steps, layout_advantages, segment_values
+from ._tokens import assign_steps, batch_action_segments, layout_advantages, segment_values
 from .config import GraphGPOConfig
 
 __all__ = ["GraphGPOTrainer"]
@@ -73,15 +73,39 @@ class GraphGPOTrainer(GRPOTrainer):
         elif not isinstance(args, GraphGPOConfig):
             raise TypeError(
                 f"GraphGPOTrainer needs a GraphGPOConfig, got {type(args).__name__}; build one with the same "
-                "arguments plus the estimator options (advantage_estimator, omega, ...)")
+                "arguments plus the estimator options (advantage_estimator, omega, ...)"
+            )
         super().__init__(model, reward_funcs, args=args, **kwargs)
         self._graphgpo_rewards: torch.Tensor | None = None
         self._graphgpo_completions: list | None = None
+        self._check_trace_source()
+
+    def _check_trace_source(self) -> None:
+        """Fail at construction, not after the first (expensive) generation, when no traces can come.
+
+        A `rollout_func` can only be checked on its first output; environments are probed on the
+        instances TRL created while inspecting their tools.
+        """
+        if self.args.advantage_estimator == "grpo" or self.rollout_func is not None:
+            return
+        pools = getattr(self, "_environment_pool", None) or {}
+        lacking = [name for name, pool in pools.items() if pool and not hasattr(pool[0], TRACE_KEY)]
+        if self.environment_factories is None or lacking:
+            where = (
+                f"the environment {type(pools[lacking[0]][0]).__name__} has no '{TRACE_KEY}' attribute"
+                if lacking
+                else "there is neither an environment_factory nor a rollout_func"
+            )
+            raise ValueError(
+                f"advantage_estimator={self.args.advantage_estimator!r} needs per-step traces, but {where}. "
+                f"Keep '{TRACE_KEY}' and '{SUCCESS_KEY}' on the environment (docs/design.md), return them "
+                "from rollout_func, or use advantage_estimator='grpo'."
+            )
 
     # -- capture what the parent computes but does not return ----------------------------------------
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
-        """Parent behaviour; also keeps the parsed completions (tool calls per turn) and the gathered reward."""
+        """Parent behaviour; also keeps the parsed completions (tool calls per turn) and the summed reward."""
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         weights = self.reward_weights.to(rewards_per_func.device).unsqueeze(0)
         reward = (rewards_per_func * weights).nansum(dim=1)
@@ -97,15 +121,23 @@ class GraphGPOTrainer(GRPOTrainer):
         out = super()._generate_and_score_completions(inputs)
         mode = "train" if self.model.training else "eval"
         num_generations = self.num_generations if mode == "train" else self.num_generations_eval
-        traces, successes, calls = self._local_episodes(inputs)
-        records = records_from_traces(traces, successes)
+        # A bad trace on one rank must not leave the others waiting in the gather: every rank sends its
+        # records or its error, and all of them raise the first error together.
+        try:
+            traces, successes, calls = self._local_episodes(inputs)
+            records: list[EpisodeRecord] | BaseException = records_from_traces(traces, successes)
+        except (TypeError, ValueError) as err:
+            records, calls = err, []
         rewards = self._graphgpo_rewards
         if rewards is None:
-            raise RuntimeError("GRPOTrainer did not call _calculate_rewards; this TRL version is not supported")
-        advantages, local_means, local_stats, metrics = self._step_advantages(
-            records, rewards.numpy().astype(np.float64), calls, out, num_generations)
+            raise RuntimeError(
+                "GRPOTrainer did not call _calculate_rewards; this TRL version is not supported"
+            )
+        advantages, local_log, metrics = self._step_advantages(
+            records, rewards.numpy().astype(np.float64), calls, out, num_generations
+        )
         out["advantages"] = advantages
-        self._log_graphgpo(mode, metrics, local_means, local_stats)
+        self._log_graphgpo(mode, metrics, local_log)
         self._graphgpo_rewards = None
         self._graphgpo_completions = None
         return out
@@ -127,7 +159,8 @@ class GraphGPOTrainer(GRPOTrainer):
             raise ValueError(
                 f"advantage_estimator={self.args.advantage_estimator!r} needs step traces: return "
                 f"'{TRACE_KEY}' (and '{SUCCESS_KEY}') from rollout_func, or use an environment_factory whose "
-                f"instances keep '{TRACE_KEY}' and '{SUCCESS_KEY}' attributes (see docs/design.md)")
+                f"instances keep '{TRACE_KEY}' and '{SUCCESS_KEY}' attributes (see docs/design.md)"
+            )
         return [None] * n, [None] * n, [None] * n
 
     def _calls_per_turn(self, n: int) -> list[list[int] | None]:
@@ -140,85 +173,107 @@ class GraphGPOTrainer(GRPOTrainer):
             if not isinstance(messages, list):
                 out.append(None)
                 continue
-            out.append([len(m.get("tool_calls") or []) for m in messages
-                        if isinstance(m, dict) and m.get("role", "assistant") == "assistant"])
+            out.append(
+                [
+                    len(m.get("tool_calls") or [])
+                    for m in messages
+                    if isinstance(m, dict) and m.get("role", "assistant") == "assistant"
+                ]
+            )
         return out
 
-    def _step_advantages(self, records: list[EpisodeRecord], rewards: np.ndarray,
-                         calls: Sequence[list[int] | None], out: dict, num_generations: int):
+    def _step_advantages(
+        self,
+        records: list[EpisodeRecord] | BaseException,
+        rewards: np.ndarray,
+        calls: Sequence[list[int] | None],
+        out: dict,
+        num_generations: int,
+    ):
         """Gather the batch's records, run the estimator, and lay this process's slice out per token."""
-        local = len(records)
         gathered = gather_object([records])
+        for rank, part in enumerate(gathered):
+            if isinstance(part, BaseException):
+                prefix = f"rank {rank}: " if len(gathered) > 1 else ""
+                raise type(part)(f"{prefix}{part}") from (part if part is records else None)
+        local = len(records)
         all_records = [r for part in gathered for r in part]
         start = self.accelerator.process_index * local
         if len(all_records) != len(rewards) or start + local > len(all_records):
-            raise RuntimeError(f"rank {self.accelerator.process_index}: {local} local rollouts, "
-                               f"{len(all_records)} gathered, {len(rewards)} rewards")
+            raise RuntimeError(
+                f"rank {self.accelerator.process_index}: {local} local rollouts, "
+                f"{len(all_records)} gathered, {len(rewards)} rewards"
+            )
         result: BatchAdvantages = batch_advantages(
-            all_records, rewards, num_generations=num_generations, method=self.args.advantage_estimator,
-            options=self.args.estimator_options(), episode_reward=self.args.episode_reward)
+            all_records,
+            rewards,
+            num_generations=num_generations,
+            method=self.args.advantage_estimator,
+            options=self.args.estimator_options(),
+            episode_reward=self.args.episode_reward,
+        )
 
-        completion_mask = out["completion_mask"].detach().cpu().tolist()
+        completion_mask = out["completion_mask"].detach().cpu().numpy()
         tool_mask = out.get("tool_mask")
-        tool_mask = tool_mask.detach().cpu().tolist() if tool_mask is not None else [None] * local
-        spans, values = [], []
+        tool_mask = tool_mask.detach().cpu().numpy() if tool_mask is not None else None
+        all_spans = batch_action_segments(completion_mask, tool_mask)
+        values = []
         untokenized = 0
-        for b in range(local):
+        for b, row_spans in enumerate(all_spans):
             g = start + b
-            row_spans = action_segments(completion_mask[b], tool_mask[b])
             steps = result.steps[g]
             owned = assign_steps(len(row_spans), len(steps), None if result.synthetic[g] else calls[b])
             untokenized += len(steps) - sum(len(r) for r in owned)
-            spans.append(row_spans)
             values.append(segment_values(steps, owned, result.text[g]))
-        shape = tuple(out["completion_ids"].shape)
-        advantages = layout_advantages(shape, spans, values, device=out["completion_ids"].device)
-        metrics = dict(result.metrics)
-        metrics["graph/untokenized_steps"] = float(untokenized)
-        return advantages, _token_means(advantages, spans), _token_stats(advantages, spans), metrics
+        advantages = layout_advantages(completion_mask.shape, all_spans, values)
+        action = (
+            completion_mask.astype(bool) if tool_mask is None else (completion_mask * tool_mask).astype(bool)
+        )
+        local_log = _local_log(advantages, action, untokenized)
+        tensor = torch.from_numpy(advantages).to(out["completion_ids"].device)
+        return tensor, local_log, dict(result.metrics)
 
     # -- logging ---------------------------------------------------------------------------------------
 
-    def _log_graphgpo(self, mode: str, metrics: dict[str, float], local_means: torch.Tensor,
-                      local_stats: torch.Tensor) -> None:
+    def _log_graphgpo(self, mode: str, metrics: dict[str, float], local_log: np.ndarray) -> None:
         """Graph and advantage statistics into TRL's metrics; per-rollout means into the completions table."""
-        device = self.accelerator.device
-        untokenized = self.accelerator.gather(torch.tensor([metrics.pop("graph/untokenized_steps")], device=device))
-        metrics["graph/untokenized_steps"] = float(untokenized.sum().item())
+        # One collective for all processes' token statistics and per-rollout means (see _local_log).
+        rows = self.accelerator.gather(torch.from_numpy(local_log).to(self.accelerator.device).view(1, -1))
+        rows = rows.view(-1, local_log.shape[0]).double().cpu().numpy()
+        untokenized, total, squares, count = rows[:, :4].sum(axis=0)
+        metrics["graph/untokenized_steps"] = float(untokenized)
+        if count > 0:
+            mean = total / count
+            metrics["advantages/token_mean"] = float(mean)
+            metrics["advantages/token_std"] = float(max(squares / count - mean * mean, 0.0) ** 0.5)
+            metrics["advantages/token_min"] = float(rows[:, 4].min())
+            metrics["advantages/token_max"] = float(rows[:, 5].max())
         for name, value in metrics.items():
             self._metrics[mode][name].append(value)
-        means = self.accelerator.gather(local_means.to(device)).float().cpu()
-        stats = self.accelerator.gather(local_stats.to(device).view(1, -1)).view(-1, 5).double().cpu()
-        count = float(stats[:, 2].sum())
-        if count > 0:
-            mean = float(stats[:, 0].sum()) / count
-            var = max(float(stats[:, 1].sum()) / count - mean * mean, 0.0)
-            self._metrics[mode]["advantages/token_mean"].append(mean)
-            self._metrics[mode]["advantages/token_std"].append(var**0.5)
-            self._metrics[mode]["advantages/token_min"].append(float(stats[:, 3].min()))
-            self._metrics[mode]["advantages/token_max"].append(float(stats[:, 4].max()))
         # The parent logged one scalar advantage per rollout; show the ones this trainer used instead (the
         # mean over each completion's action tokens), so the completions table matches the update.
+        means = rows[:, _LOG_HEAD:].reshape(-1).tolist()
         logged = self._logs["advantages"]
         for _ in range(min(len(means), len(logged))):
             logged.pop()
-        logged.extend(means.tolist())
+        logged.extend(means)
 
 
-def _token_means(advantages: torch.Tensor, spans: list[list[tuple[int, int]]]) -> torch.Tensor:
-    """Mean advantage over each row's action tokens (0 for a row without any)."""
-    means = []
-    for b, row in enumerate(spans):
-        count = sum(end - start for start, end in row)
-        total = float(advantages[b].sum().item())
-        means.append(total / count if count else 0.0)
-    return torch.tensor(means, dtype=torch.float32)
+_LOG_HEAD = 6
 
 
-def _token_stats(advantages: torch.Tensor, spans: list[list[tuple[int, int]]]) -> torch.Tensor:
-    """(sum, sum of squares, count, min, max) of the action-token advantages of this process."""
-    values = [advantages[b, start:end] for b, row in enumerate(spans) for start, end in row]
-    flat = torch.cat(values).double().cpu() if values else torch.zeros(0, dtype=torch.float64)
-    if flat.numel() == 0:
-        return torch.tensor([0.0, 0.0, 0.0, math.inf, -math.inf], dtype=torch.float64)
-    return torch.tensor([flat.sum(), (flat * flat).sum(), flat.numel(), flat.min(), flat.max()], dtype=torch.float64)
+def _local_log(advantages: np.ndarray, action: np.ndarray, untokenized: int) -> np.ndarray:
+    """This process's log row: untokenized steps, then sum, sum of squares, count, min and max of the
+    action-token advantages, then each rollout's mean action-token advantage (0 without action tokens)."""
+    values = advantages[action].astype(np.float64)
+    counts = action.sum(axis=1)
+    means = np.where(counts > 0, (advantages * action).sum(axis=1) / np.maximum(counts, 1), 0.0)
+    head = [
+        untokenized,
+        values.sum(),
+        (values * values).sum(),
+        values.size,
+        values.min() if values.size else math.inf,
+        values.max() if values.size else -math.inf,
+    ]
+    return np.concatenate([np.asarray(head, dtype=np.float64), means.astype(np.float64)])
