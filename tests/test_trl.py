@@ -393,8 +393,12 @@ def env_run(tmp_path_factory):
     return {"trainer": trainer, "before": before, "record": trainer.recorded[0], "parent": parent_outputs[0]}
 
 
-def _expected_token_advantages(record, successes, num_generations, method="graphgpo", **options):
-    """Independent expectation: rows from the recorded traces -> reference -> one step per turn."""
+def _expected_token_advantages(record, tokenizer, successes, num_generations, method="graphgpo", **options):
+    """Independent expectation: rows from the recorded traces -> reference -> turns.
+
+    A turn owns as many steps as its decoded text has ``<tool_call>`` blocks (the trainer reads TRL's
+    parsed messages instead) and carries their mean; a turn left without steps gets the episode advantage.
+    """
     traces = record["environments_traces"]
     group, traj, state, nxt, valid, succ = [], [], [], [], [], []
     initial = {}
@@ -420,8 +424,13 @@ def _expected_token_advantages(record, successes, num_generations, method="graph
     for b in range(len(traces)):
         idx = [i for i, t in enumerate(traj) if t == b]
         spans = action_segments(record["completion_mask"][b].tolist(), record["tool_mask"][b].tolist())
-        for j, (start, end) in enumerate(spans):
-            expected[b, start:end] = adv[idx[j]] if j < len(idx) else weight * a_e[idx[0]]
+        cursor = 0
+        for start, end in spans:
+            calls = tokenizer.decode(record["completion_ids"][b, start:end].tolist()).count("<tool_call>")
+            mine = idx[cursor : cursor + calls] if traces[b] else idx[:1] if cursor == 0 else []
+            cursor += max(calls, 1) if not traces[b] else calls
+            value = sum(adv[i] for i in mine) / len(mine) if mine else weight * a_e[idx[0]]
+            expected[b, start:end] = value
     return expected
 
 
@@ -485,7 +494,12 @@ def test_env_run_trains_and_lays_out_step_advantages(env_run):
 
     successes = record["environments_success"]
     assert successes == [True, True, False, False] * 2
-    expected = _expected_token_advantages(record, successes, num_generations=4, omega=0.5)
+    # slot 4 (goal 3, copy 0) made two parallel calls in its first turn: 3 steps in 3 turns (the last is
+    # "Done."), so its first turn carries the mean of two steps.
+    assert len(traces[4]) == 3 and len(action_segments(cmask[4].tolist(), tmask[4].tolist())) == 3
+    expected = _expected_token_advantages(
+        record, trainer.processing_class, successes, num_generations=4, omega=0.5
+    )
     torch.testing.assert_close(adv.double(), expected, atol=1e-5, rtol=1e-5)
 
 

@@ -78,12 +78,14 @@ def success_reward(environments, **kwargs):
     return [1.0 if env.graphgpo_success else 0.0 for env in environments]
 
 
-# The per-copy scripts of one group (copy = slot % 4): reach the goal directly; detour through a revisit;
-# bump the wall (invalid), move, and give up; answer without any tool call.
+# The per-copy scripts of one group (copy = slot % 4): reach the goal directly (for goal 3, two parallel
+# calls in the first turn); detour through a revisit; bump the wall (invalid), move, and give up; answer
+# without any tool call.
 def line_world_script(goal: int, copy: int) -> list[str]:
     right, left = tool_call_text("move", direction="right"), tool_call_text("move", direction="left")
     if copy == 0:
-        return [right] * goal + ["Done."]
+        turns = [right] * goal + ["Done."]
+        return [right + "\n" + right] + turns[2:] if goal == 3 else turns
     if copy == 1:
         return [right, left] + [right] * goal + ["Done."]
     if copy == 2:
@@ -94,8 +96,8 @@ def line_world_script(goal: int, copy: int) -> list[str]:
 class ScriptedGenerate:
     """Stands in for ``model.generate``: replies from a script chosen by the prompt text.
 
-    ``script(slot, goal) -> list[str]`` gives a rollout's turns; the turn index is the number of tool
-    results already in the prompt. Each reply ends with the EOS token; rows are right-padded.
+    ``script(slot, goal) -> list[str]`` gives a rollout's turns; the turn index is the number of
+    assistant turns already in the prompt. Each reply ends with the EOS token; rows are right-padded.
     """
 
     def __init__(self, tokenizer, script=lambda slot, goal: line_world_script(goal, slot % 4)):
@@ -113,7 +115,7 @@ class ScriptedGenerate:
             text = tok.decode(row[mask.bool()].tolist())
             slot = int(re.search(r"Slot (\d+)\.", text).group(1))
             goal = int(re.search(r"the goal is at (\d+)", text).group(1))
-            turn = text.count("<tool_response>")
+            turn = text.count("<|im_start|>assistant") - 1  # earlier assistant turns
             turns = self.script(slot, goal)
             reply = turns[turn] if turn < len(turns) else "Done."
             replies.append(tok(reply, add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
