@@ -25,6 +25,7 @@ class Row:
     seconds: float | None = None
     runs: str = ""
     note: str = ""
+    cpu_seconds: float | None = None  # process CPU time of the best run (all threads)
     max_diff: float | None = None  # max |advantage - reference| over the batch
 
 
@@ -239,7 +240,8 @@ def _engine_build(engine: Any) -> str:
     return str(info) if info is not None else "not reported"
 
 
-def machine_info(engine: Any, engine_desc: str) -> list[tuple[str, str]]:
+def machine_info(engine: Any, engine_desc: str, load_at_start: tuple[float, ...]) -> list[tuple[str, str]]:
+    """Rows of the Machine table (the load averages show how busy the shared machine was)."""
     try:
         import xxhash
 
@@ -258,6 +260,8 @@ def machine_info(engine: Any, engine_desc: str) -> list[tuple[str, str]]:
         ("Python", platform.python_version()),
         ("numpy", np.__version__),
         ("xxhash", xxhash_version),
+        ("load average (1/5/15 min) at start", " / ".join(f"{x:.2f}" for x in load_at_start)),
+        ("load average (1/5/15 min) at end", " / ".join(f"{x:.2f}" for x in os.getloadavg())),
         ("engine", engine_desc),
         ("engine build", _engine_build(engine) if engine is not None else "—"),
         ("repository", _git_revision()),
@@ -287,19 +291,11 @@ def shape_section(res: ShapeResult) -> list[str]:
     for row in res.rows:
         diff = "—" if row.max_diff is None else f"{row.max_diff:.1e}"
         ns = f"{row.seconds / n * 1e9:,.0f}" if row.seconds else "—"
-        table.append(
-            [
-                row.label,
-                _fmt_time(row.seconds) if row.seconds is not None else row.note,
-                _fmt_rate(n, row.seconds),
-                ns,
-                row.runs,
-                diff,
-            ]
-        )
-    lines += _table(
-        ["implementation", "time", "rows/s", "ns/row", "runs", "max abs diff vs reference"], table
-    )
+        cpu = f"{row.cpu_seconds / row.seconds:.2f}" if row.seconds and row.cpu_seconds is not None else "—"
+        time_text = _fmt_time(row.seconds) if row.seconds is not None else row.note
+        table.append([row.label, time_text, _fmt_rate(n, row.seconds), ns, cpu, row.runs, diff])
+    header = ["implementation", "time", "rows/s", "ns/row", "CPU/wall", "runs", "max abs diff vs reference"]
+    lines += _table(header, table)
     baselines = (("published", "published style"), ("published-int", "published style with int64 ids"),
                  ("python", "linear Python"))  # fmt: skip
     ratios = []
@@ -346,10 +342,14 @@ METHOD_NOTES = """\
 How this was measured (see benchmarks/README.md):
 - Every time is the best of k runs after one warm-up run (`time.perf_counter`, garbage collector off during
   the call, as `timeit` does). A run whose warm-up takes longer than the slow threshold is timed once.
-- Inputs are prepared outside the timer, each implementation in its own best format: the engine gets numpy
-  id arrays and the states as a list of `str` (or an int64 array); linear Python gets Python lists; the
-  published style gets numpy id arrays (it calls `np.where` on them) and a list of states. Text states are
-  new `str` objects on every run, so no implementation reuses a string hash cached by an earlier run.
+- CPU/wall is the process CPU time (all threads) over the wall time of the best run: about 1 for one busy
+  thread; with 2 threads it shows whether both really ran at once (the machine is shared; see the load).
+- Inputs are prepared outside the timer, each implementation in its own format: the engine gets numpy
+  int64 id arrays and the states as a list of `str` (or an int64 array); linear Python gets Python lists;
+  the published style gets what verl gives the published code, group and trajectory ids as uuid strings in
+  numpy object arrays (it calls `np.where` on them), and a list of states (the "int64 ids" rows give it
+  the int64 ids instead). Text states are new `str` objects on every run, so no implementation reuses a
+  string hash cached by an earlier run.
 - Engine times include hashing the raw states (no precomputed fingerprints).
 - The xxh3 yardstick is `[xxhash.xxh3_128_intdigest(b) for b in states]` over the UTF-8 bytes of the same
   states (bytes objects prepared outside the timer); for integer states each row's 8 bytes, and

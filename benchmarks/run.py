@@ -12,6 +12,7 @@ Shapes: alfworld, large-text, large-int, huge, long-horizon, sweep (see benchmar
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -90,7 +91,7 @@ def run_shape(shape: data.Shape, engine, reference, args) -> ShapeResult:
             _log(f"[{shape.name}] {impl.label}: {row.note}")
             result.rows.append(row)
             continue
-        row.seconds, row.runs = timing.seconds, timing.describe_runs()
+        row.seconds, row.cpu_seconds, row.runs = timing.seconds, timing.cpu_seconds, timing.describe_runs()
         if impl.method is not None:
             outputs[impl.key] = (impl.method, np.asarray(timing.output, dtype=np.float64))
         _log(f"[{shape.name}] {impl.label}: {row.seconds * 1e3:,.1f} ms ({row.runs})")
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown shape(s) {unknown}; choose from {', '.join(ALL_SHAPES)}")
 
+    load_at_start = os.getloadavg()
     engine, engine_desc = impls.load_engine(args.engine)
     reference = impls.load_reference()
     _log(f"engine: {engine_desc}")
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
     report = render(
-        info=machine_info(engine, engine_desc),
+        info=machine_info(engine, engine_desc, load_at_start),
         results=results,
         sweep=sweep,
         command=command.strip(),

@@ -11,9 +11,14 @@ from typing import Any
 
 @dataclass
 class Timing:
-    """The best time of ``runs`` timed calls (``warmed_up`` False: a single run without a warm-up)."""
+    """The best time of ``runs`` timed calls (``warmed_up`` False: a single run without a warm-up).
+
+    ``cpu_seconds`` is the process CPU time (all threads) of that best run: about ``seconds`` for one busy
+    thread, up to k times ``seconds`` when k threads really ran at once.
+    """
 
     seconds: float
+    cpu_seconds: float
     runs: int
     warmed_up: bool
     output: Any = None
@@ -24,17 +29,19 @@ class Timing:
         return f"best of {self.runs}"
 
 
-def _timed_call(call: Callable[[Any], Any], inputs: Any) -> tuple[float, Any]:
-    """One call with the garbage collector off (as ``timeit`` does); returns (seconds, output)."""
+def _timed_call(call: Callable[[Any], Any], inputs: Any) -> tuple[float, float, Any]:
+    """One call with the garbage collector off (as ``timeit`` does); returns (wall s, CPU s, output)."""
     gc.collect()
     gc.disable()
     try:
+        cpu = time.process_time()
         start = time.perf_counter()
         output = call(inputs)
         seconds = time.perf_counter() - start
+        cpu = time.process_time() - cpu
     finally:
         gc.enable()
-    return seconds, output
+    return seconds, cpu, output
 
 
 def best_of(
@@ -46,12 +53,13 @@ def best_of(
     takes longer than ``slow_s`` it is reported as the only run; otherwise the number of timed runs is
     cut so that they fit in about ``budget_s`` seconds (at least one).
     """
-    first, output = _timed_call(call, prepare())
+    first, first_cpu, output = _timed_call(call, prepare())
     if first > slow_s:
-        return Timing(first, 1, warmed_up=False, output=output)
+        return Timing(first, first_cpu, 1, warmed_up=False, output=output)
     runs = max(1, min(repeat, int(budget_s / max(first, 1e-9))))
-    best = float("inf")
+    best, best_cpu = float("inf"), 0.0
     for _ in range(runs):
-        seconds, _ = _timed_call(call, prepare())
-        best = min(best, seconds)
-    return Timing(best, runs, warmed_up=True, output=output)
+        seconds, cpu, _ = _timed_call(call, prepare())
+        if seconds < best:
+            best, best_cpu = seconds, cpu
+    return Timing(best, best_cpu, runs, warmed_up=True, output=output)
