@@ -9,7 +9,7 @@
   comprehension. For text the bytes are the UTF-8 of the very strings the engine gets (as separate bytes
   objects: xxhash does not take ``str``); for integers, each row's 8 little-endian bytes.
   ``xxh3-buffer`` (integer states only): one ``xxh3_128`` over the whole int64 buffer, a memory-speed bound.
-- ``engine/fingerprint``: ``graphgpo.fingerprint(states)`` alone.
+- ``engine/fingerprint``: ``graphgpo.fingerprint(states)`` alone (``num_threads=1`` where it takes one).
 - ``engine/<method>/<k>``: ``graphgpo.advantages(method, ..., num_threads=k)`` on raw states (``str``
   objects or an int64 array, not precomputed fingerprints), so hashing is included.
 
