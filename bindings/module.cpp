@@ -33,7 +33,7 @@ Fingerprint* fingerprint_data(py::array_t<uint64_t>& a) { return reinterpret_cas
 
 // Fingerprints of a sequence of str / bytes / bytearray: pointers are collected with the GIL held (str
 // gives its cached UTF-8 buffer), then hashed in parallel without it.
-py::array_t<uint64_t> fingerprint_buffers(const py::handle& sequence, int num_threads, bool as_rows) {
+py::array_t<uint64_t> fingerprint_buffers(const py::handle& sequence, int num_threads, bool as_rows, bool check_only) {
   PyObject* fast = PySequence_Fast(sequence.ptr(), "states must be a sequence");
   if (!fast) throw py::error_already_set();
   py::object owner = py::reinterpret_steal<py::object>(fast);
@@ -66,6 +66,10 @@ py::array_t<uint64_t> fingerprint_buffers(const py::handle& sequence, int num_th
   }
   auto out = new_fingerprints(n);
   Fingerprint* dst = fingerprint_data(out);
+  if (check_only) {  // kinds validated above; callers that never read states skip the hashing
+    std::fill(dst, dst + n, Fingerprint{0, 0});
+    return out;
+  }
   {
     py::gil_scoped_release release;
     graphgpo::fingerprint_buffers_batch(pointers.data(), sizes.data(), n, dst, num_threads,
@@ -272,7 +276,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("options_json"));
 
   m.def("fingerprint_buffers", &fingerprint_buffers, py::arg("states"), py::arg("num_threads") = 0,
-        py::arg("as_rows") = false);
+        py::arg("as_rows") = false, py::arg("check_only") = false);
   m.def("fingerprint_int64", &fingerprint_int64, py::arg("values"), py::arg("num_threads") = 0);
   m.def("fingerprint_rows", &fingerprint_rows, py::arg("rows"), py::arg("num_threads") = 0);
 

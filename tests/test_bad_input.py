@@ -119,16 +119,19 @@ def test_expected_distance_needs_actions():
         call(distance="expected")
 
 
+@pytest.mark.parametrize("method", graphgpo.METHODS)
 @pytest.mark.parametrize("states", [[1.5, 2.5, 1.5, 3.5, 0.0, 1.0], np.ones(6), [None] * 6, [object()] * 6,
                                     [{"a": 1}] * 6])
-def test_unsupported_state_types(states):
+def test_unsupported_state_types(states, method):
+    """GRPO skips hashing states it never reads, but still refuses states of an unsupported kind."""
     with pytest.raises(TypeError, match="state"):
-        call(state=states)
+        call(method, state=states)
 
 
-def test_mixed_state_list_names_the_row():
+@pytest.mark.parametrize("method", graphgpo.METHODS)
+def test_mixed_state_list_names_the_row(method):
     with pytest.raises(TypeError, match="state row 3"):
-        call(state=["a", "b", "a", 7, "x", "y"])
+        call(method, state=["a", "b", "a", 7, "x", "y"])
 
 
 def test_cuda_tensor_is_refused_with_a_hint():

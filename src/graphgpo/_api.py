@@ -68,9 +68,10 @@ def _length(value: Any) -> int:
 
 
 def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=None, reward=None, cost=None,
-                  action=None, key: StateKey | None = None, num_threads: int | None = None) -> Batch:
-    """Validate shapes and types and convert every field (hashing states). Row-level rules are checked by
-    the engine, which names the first offending row."""
+                  action=None, key: StateKey | None = None, num_threads: int | None = None,
+                  hash_states: bool = True) -> Batch:
+    """Validate shapes and types and convert every field (hashing states unless ``hash_states`` is False).
+    Row-level rules are checked by the engine, which names the first offending row."""
     fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,
               "next_state": next_state, "valid": valid, "reward": reward, "cost": cost, "action": action}
     for name in ("group", "trajectory", "state", "success"):
@@ -94,9 +95,10 @@ def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=N
     return Batch(
         group=as_ids(group, "group"),
         trajectory=as_ids(trajectory, "trajectory"),
-        state=fingerprints(state, "state", key=key, num_threads=threads),
+        state=fingerprints(state, "state", key=key, num_threads=threads, check_only=not hash_states),
         next_state=None if next_state is None else fingerprints(next_state, "next_state", key=key,
-                                                                 num_threads=threads),
+                                                                 num_threads=threads,
+                                                                 check_only=not hash_states),
         success=as_flags(success, "success"),
         valid=None if valid is None else as_flags(valid, "valid"),
         reward=None if reward is None else as_floats(reward, "reward"),
@@ -152,7 +154,7 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     encoded_options = _options_with_threads(options, num_threads)
     batch = prepare_batch(group=group, trajectory=trajectory, state=state, success=success,
                           next_state=next_state, valid=valid, reward=reward, cost=cost, action=action, key=key,
-                          num_threads=num_threads)
+                          num_threads=num_threads, hash_states=method != "grpo")
     return _core.advantages(method, batch.group, batch.trajectory, batch.state, batch.next_state, batch.success,
                             batch.valid, batch.reward, batch.cost, batch.action, encoded_options)
 

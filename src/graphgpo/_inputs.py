@@ -107,8 +107,19 @@ def _is_fingerprints(array: np.ndarray) -> bool:
 
 
 def fingerprints(states: Any, name: str, *, key: Callable[[Any], Any] | None = None,
-                 num_threads: int = 0) -> np.ndarray:
-    """Fingerprints of states as a (n, 2) uint64 array (see graphgpo.fingerprint for the accepted kinds)."""
+                 num_threads: int = 0, check_only: bool = False) -> np.ndarray:
+    """Fingerprints of states as a (n, 2) uint64 array (see graphgpo.fingerprint for the accepted kinds).
+
+    ``check_only`` validates the kinds of states (same errors) but skips hashing and returns zeros: GRPO
+    never looks at states, so it should not pay for hashing them.
+    """
+    if check_only:
+        n = len(states)
+        if key is None and isinstance(states, (list, tuple)) and n and isinstance(states[0], (str, bytes)):
+            _core.fingerprint_buffers(states, num_threads, check_only=True)
+        elif key is None:
+            fingerprints(states[:1] if n else states, name, num_threads=num_threads)  # kind errors only
+        return np.zeros((n, 2), dtype=np.uint64)
     if key is not None:
         states = [key(s) for s in states]  # user canonicalization: one call per state, by design
     states = to_numpy(states, name)
