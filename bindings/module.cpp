@@ -18,6 +18,8 @@
 namespace py = pybind11;
 using graphgpo::Fingerprint;
 
+void register_cuda_bindings(py::module_& m);  // cuda_bindings.cpp: graphgpo._core._cuda
+
 namespace {
 
 using Int64Array = py::array_t<int64_t, py::array::c_style>;
@@ -321,4 +323,5 @@ PYBIND11_MODULE(_core, m) {
       .def("node_states", &PyGraphBatch::node_states, py::arg("group"))
       .def("edges", &PyGraphBatch::edges, py::arg("group"))
       .def("csr", &PyGraphBatch::csr, py::arg("group"), py::arg("reverse") = false);
+  register_cuda_bindings(m);
 }
