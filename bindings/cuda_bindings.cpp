@@ -151,18 +151,20 @@ const graphgpo::Fingerprint* fingerprint_field(const py::object& capsule, const 
 
 graphgpo::cuda::Stream stream_of(uintptr_t handle) { return reinterpret_cast<graphgpo::cuda::Stream>(handle); }
 
-void advantages(const std::string& method_name, const py::object& group, const py::object& trajectory,
-                const py::object& state, const py::object& next_state, const py::object& success,
-                const py::object& valid, const py::object& reward, const py::object& cost, const py::object& action,
-                const std::string& options_json, const py::object& out, const py::object& workspace,
-                uintptr_t stream) {
-  const graphgpo::Method method = graphgpo::parse_method(method_name);
-  const graphgpo::Options options = graphgpo::parse_options_json(options_json);
-  if (!graphgpo::cuda::compiled()) graphgpo::cuda::compute_advantages(method, {}, options, nullptr);  // throws
+struct DeviceRows {
+  graphgpo::cuda::DeviceBatch batch;
+  int device = 0;
+};
+
+DeviceRows device_rows(const py::object& group, const py::object& trajectory, const py::object& state,
+                       const py::object& next_state, const py::object& success, const py::object& valid,
+                       const py::object& reward, const py::object& cost, const py::object& action) {
   const View g = checked(group, "group", kDLInt, 64, 1, -1);
   const int64_t n = g.dim(0);
-  const int device = g.t->device.device_id;
-  graphgpo::cuda::DeviceBatch b;
+  DeviceRows r;
+  r.device = g.t->device.device_id;
+  const int device = r.device;
+  graphgpo::cuda::DeviceBatch& b = r.batch;
   b.n = static_cast<size_t>(n);
   b.group = static_cast<const int64_t*>(g.data());
   b.trajectory = static_cast<const int64_t*>(checked(trajectory, "trajectory", kDLInt, 64, 1, n, -1, device).data());
@@ -173,16 +175,43 @@ void advantages(const std::string& method_name, const py::object& group, const p
   b.reward = optional_field<double>(reward, "reward", kDLFloat, 64, n, device);
   b.cost = optional_field<double>(cost, "cost", kDLFloat, 64, n, device);
   b.action = optional_field<int64_t>(action, "action", kDLInt, 64, n, device);
-  double* dst = static_cast<double*>(checked(out, "out", kDLFloat, 64, 1, n, -1, device).data());
+  return r;
+}
+
+void advantages(const std::string& method_name, const py::object& group, const py::object& trajectory,
+                const py::object& state, const py::object& next_state, const py::object& success,
+                const py::object& valid, const py::object& reward, const py::object& cost, const py::object& action,
+                const std::string& options_json, const py::object& out, const py::object& workspace,
+                uintptr_t stream) {
+  const graphgpo::Method method = graphgpo::parse_method(method_name);
+  const graphgpo::Options options = graphgpo::parse_options_json(options_json);
+  if (!graphgpo::cuda::compiled()) graphgpo::cuda::compute_advantages(method, {}, options, nullptr);  // throws
+  const DeviceRows r = device_rows(group, trajectory, state, next_state, success, valid, reward, cost, action);
+  const int64_t n = static_cast<int64_t>(r.batch.n);
+  double* dst = static_cast<double*>(checked(out, "out", kDLFloat, 64, 1, n, -1, r.device).data());
   void* scratch = nullptr;
   size_t scratch_bytes = 0;
   if (!workspace.is_none()) {
-    const View w = checked(workspace, "workspace", kDLUInt, 8, 1, -1, -1, device);
+    const View w = checked(workspace, "workspace", kDLUInt, 8, 1, -1, -1, r.device);
     scratch = w.data();
     scratch_bytes = static_cast<size_t>(w.dim(0));
   }
   py::gil_scoped_release release;
-  graphgpo::cuda::compute_advantages(method, b, options, dst, stream_of(stream), scratch, scratch_bytes);
+  graphgpo::cuda::compute_advantages(method, r.batch, options, dst, stream_of(stream), scratch, scratch_bytes);
+}
+
+void next_state_distances(const py::object& group, const py::object& trajectory, const py::object& state,
+                          const py::object& next_state, const py::object& success, const py::object& cost,
+                          const py::object& action, const std::string& options_json, const py::object& out,
+                          uintptr_t stream) {
+  const graphgpo::Options options = graphgpo::parse_options_json(options_json);
+  if (!graphgpo::cuda::compiled()) graphgpo::cuda::next_state_distances({}, options, nullptr);  // throws
+  const py::object none = py::none();
+  const DeviceRows r = device_rows(group, trajectory, state, next_state, success, none, none, cost, action);
+  double* dst = static_cast<double*>(
+      checked(out, "out", kDLFloat, 64, 1, static_cast<int64_t>(r.batch.n), -1, r.device).data());
+  py::gil_scoped_release release;
+  graphgpo::cuda::next_state_distances(r.batch, options, dst, stream_of(stream));
 }
 
 void fingerprint_int64(const py::object& values, const py::object& out, uintptr_t stream) {
@@ -233,6 +262,9 @@ void register_cuda_bindings(py::module_& m) {
   c.def("advantages", &advantages, py::arg("method"), py::arg("group"), py::arg("trajectory"), py::arg("state"),
         py::arg("next_state"), py::arg("success"), py::arg("valid"), py::arg("reward"), py::arg("cost"),
         py::arg("action"), py::arg("options_json"), py::arg("out"), py::arg("workspace"), py::arg("stream"));
+  c.def("next_state_distances", &next_state_distances, py::arg("group"), py::arg("trajectory"), py::arg("state"),
+        py::arg("next_state"), py::arg("success"), py::arg("cost"), py::arg("action"), py::arg("options_json"),
+        py::arg("out"), py::arg("stream"));
   c.def("fingerprint_int64", &fingerprint_int64, py::arg("values"), py::arg("out"), py::arg("stream"));
   c.def("fingerprint_rows", &fingerprint_rows, py::arg("rows"), py::arg("lengths"), py::arg("out"),
         py::arg("stream"));

@@ -30,6 +30,10 @@ void compute_advantages(Method, const DeviceBatch&, const Options&, double*, Str
   not_compiled("compute_advantages");
 }
 
+void next_state_distances(const DeviceBatch&, const Options&, double*, Stream) {
+  not_compiled("next_state_distances");
+}
+
 void fingerprint_int64(const int64_t*, size_t, Fingerprint*, Stream) { not_compiled("fingerprint_int64"); }
 
 void fingerprint_rows(const uint8_t*, size_t, size_t, size_t, const int64_t*, size_t, Fingerprint*, Stream) {

@@ -63,6 +63,12 @@ size_t workspace_size(Method method, size_t n, const Options& options);
 void compute_advantages(Method method, const DeviceBatch& batch, const Options& options, double* out_device,
                         Stream stream = nullptr, void* workspace = nullptr, size_t workspace_bytes = 0);
 
+// The distance to SUCCESS of each row's next node (the d(next_state) that graphgpo raises omega to),
+// into out_device[0 .. n), as graphgpo computes it with these options (distance="shortest"|"expected");
+// equal to the CPU graph's distances (graphgpo::build_graph_batch). For diagnostics and tests.
+void next_state_distances(const DeviceBatch& batch, const Options& options, double* out_device,
+                          Stream stream = nullptr);
+
 // Fingerprints on the device, identical to the host functions:
 // - fingerprint_int64: like graphgpo::fingerprint_int64 for each value.
 // - fingerprint_rows: row i is `row_bytes` bytes at data + i * stride (FingerprintDomain::ArrayRow), like

@@ -63,20 +63,33 @@ int device_count() {
   return count;
 }
 
+namespace {
+
+void require_device() {
+  if (device_count() == 0)
+    throw Error(ErrorCode::Internal, "graphgpo::cuda: no CUDA device is visible (cudaGetDeviceCount() is 0)");
+}
+
+}  // namespace
+
 size_t workspace_size(Method method, size_t n, const Options& options) {
   if (n == 0) return 0;
+  require_device();
   if (n > kMaxDeviceRows) fail("the CUDA path takes at most " + std::to_string(kMaxDeviceRows) + " rows");
   const cuda_impl::Shape shape = cuda_impl::shape_of(method, n, options);
   cuda_impl::Work w;
   return cuda_impl::carve(nullptr, shape, temp_bytes_for(shape), w) + 256;  // + alignment slack
 }
 
-void compute_advantages(Method method, const DeviceBatch& batch, const Options& options, double* out_device,
-                        Stream stream, void* workspace, size_t workspace_bytes) {
+namespace {
+
+void run(Method method, const DeviceBatch& batch, const Options& options, double* out_device,
+         double* next_distance_device, Stream stream, void* workspace, size_t workspace_bytes) {
   cuda_impl::check_batch(method, batch, options);
   if (batch.n == 0) return;
-  if (!out_device) fail("out must not be null");
-  const cuda_impl::DeviceGuard guard(batch_device(batch, out_device));
+  if (!out_device && !next_distance_device) fail("out must not be null");
+  require_device();
+  const cuda_impl::DeviceGuard guard(batch_device(batch, out_device ? out_device : next_distance_device));
   const cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
   const cuda_impl::Shape shape = cuda_impl::shape_of(method, batch.n, options);
   const size_t temp = temp_bytes_for(shape);
@@ -97,7 +110,20 @@ void compute_advantages(Method method, const DeviceBatch& batch, const Options& 
   backend.temp = w.temp;
   backend.temp_bytes = w.temp_bytes;
   backend.max_blocks = grid_cap();
-  cuda_impl::run_pipeline(backend, method, batch, options, out_device, w);
+  cuda_impl::run_pipeline(backend, method, batch, options, out_device, w, next_distance_device);
+}
+
+}  // namespace
+
+void compute_advantages(Method method, const DeviceBatch& batch, const Options& options, double* out_device,
+                        Stream stream, void* workspace, size_t workspace_bytes) {
+  if (batch.n > 0 && !out_device) fail("out must not be null");
+  run(method, batch, options, out_device, nullptr, stream, workspace, workspace_bytes);
+}
+
+void next_state_distances(const DeviceBatch& batch, const Options& options, double* out_device, Stream stream) {
+  if (batch.n > 0 && !out_device) fail("out must not be null");
+  run(Method::GraphGpo, batch, options, nullptr, out_device, stream, nullptr, 0);
 }
 
 }  // namespace cuda

@@ -177,17 +177,11 @@ int run_advantages(const std::string& dir) {
     gi::carve(base, shape, 0, w);
     HostBackend be;
     std::vector<double> result(n, std::nan(""));
-    gi::run_pipeline(be, method, b, options, result.data(), w);
+    std::vector<double> dnext(n, std::nan(""));
+    const bool graph = method == graphgpo::Method::GraphGpo;
+    gi::run_pipeline(be, method, b, options, result.data(), w, graph ? dnext.data() : nullptr);
     out = result;
-    if (method == graphgpo::Method::GraphGpo) {
-      std::vector<double> dnext(n);
-      for (size_t i = 0; i < n; ++i) {
-        const uint32_t e = w.pos[i];
-        const int32_t to = w.dst[e];
-        dnext[i] = to >= 0 ? w.dist[to] : w.far[w.ngroup[w.src[e]]];
-      }
-      write_array(dir + "/dnext.bin", dnext);
-    }
+    if (graph) write_array(dir + "/dnext.bin", dnext);
   }
   write_array(dir + "/out.bin", out);
   return 0;

@@ -523,8 +523,11 @@ void run_distances(B& be, const DeviceBatch& batch, const Options& o, const Work
 // The pipeline. `w` was carved for shape_of(method, batch.n, o); everything is validated by the caller
 // except the row rules, which are checked here before anything is written to `out`.
 
+// With `next_distance` (graphgpo only), also writes each row's d(next node) there; with `out` null it stops
+// after that.
 template <class B>
-void run_pipeline(B& be, Method method, const DeviceBatch& batch, const Options& o, double* out, const Work& w) {
+void run_pipeline(B& be, Method method, const DeviceBatch& batch, const Options& o, double* out, const Work& w,
+                  double* next_distance = nullptr) {
   const Shape shape = shape_of(method, batch.n, o);
   const uint32_t n = static_cast<uint32_t>(batch.n);
   const Work W = w;
@@ -800,6 +803,17 @@ void run_pipeline(B& be, Method method, const DeviceBatch& batch, const Options&
     });
   } else {
     run_distances<B>(be, batch, o, W, T, G, node_bound);
+    if (next_distance) {
+      be.for_each(n, [=] GG_HD(uint32_t i) {
+        const uint32_t e = W.pos[i];
+        const int32_t to = W.dst[e];
+        next_distance[i] = to >= 0 ? W.dist[to] : W.far[W.ngroup[W.src[e]]];
+      });
+      if (!out) {
+        be.synchronize();
+        return;
+      }
+    }
     // omega ** exponent for each edge, through the distinct exponents (std::pow on the host).
     const bool normalize_distance = o.normalize_distance;
     const bool paper = o.convention == Convention::Paper;
