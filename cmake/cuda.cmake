@@ -36,3 +36,9 @@ target_compile_options(graphgpo_cuda PRIVATE
 target_link_libraries(graphgpo_cuda PUBLIC CUDA::cudart_static PRIVATE graphgpo_core)
 target_link_libraries(graphgpo_core PUBLIC graphgpo_cuda)
 target_compile_definitions(graphgpo_core PUBLIC GRAPHGPO_WITH_CUDA)
+
+# A C++ check of the device path against the CPU engine (exits 0 without a GPU; see smoke_main.cpp).
+if(NOT SKBUILD)
+  add_executable(graphgpo_cuda_smoke ${_graphgpo_cuda_dir}/smoke_main.cpp)
+  target_link_libraries(graphgpo_cuda_smoke PRIVATE graphgpo_core CUDA::cudart_static)
+endif()
