@@ -124,7 +124,7 @@ def _on_device(torch, value, device, dtype, name):
     """A contiguous tensor of `dtype` on `device` (a no-op for a matching CUDA tensor)."""
     if _on_target(value) and value.device != device:
         raise ValueError(f"{name} is on {value.device} but the batch is on {device}")
-    return value.to(device=device, dtype=dtype).contiguous()
+    return value.detach().to(device=device, dtype=dtype).contiguous()
 
 
 def _ids(torch, value, name, device):
@@ -149,7 +149,7 @@ def _flags(torch, value, name, device):
                 raise ValueError(f"{name} must be boolean; row {row} is {float(value[row])!r}")
         if _on_target(value) and value.device != device:
             raise ValueError(f"{name} is on {value.device} but the batch is on {device}")
-        return (value.to(device) != 0).to(torch.uint8).contiguous()
+        return (value.detach().to(device) != 0).to(torch.uint8).contiguous()
     return torch.from_numpy(as_flags(value, name)).to(device)
 
 
@@ -179,7 +179,7 @@ def _device_fingerprints(torch, states, name, device, key=None, hash_states=True
             raise TypeError(f"{name} fingerprints must be int64 or uint64, got {values.dtype}")
         if _on_target(values) and values.device != device:
             raise ValueError(f"{name} is on {values.device} but the batch is on {device}")
-        return values.to(device).contiguous()
+        return values.detach().to(device).contiguous()
     if isinstance(states, TokenRows):
         tokens, lengths = states
         if not _is_tensor(torch, tokens):
