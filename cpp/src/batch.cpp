@@ -28,46 +28,58 @@ BatchLayout validate_and_layout(const BatchView& b, bool need_action) {
   if (!b.group || !b.trajectory || !b.state || !b.success) fail("group, trajectory, state and success are required");
   if (need_action && !b.action) fail("distance='expected' needs the action of every row");
 
+  // Value checks first, as one tight scan: the first non-finite reward or bad cost. Structural errors
+  // only matter before that row (at the same row the value error is reported, as documented).
+  size_t first_bad_value = n;
+  for (size_t i = 0; i < n && first_bad_value == n; ++i) {
+    const bool bad_reward = b.reward && !std::isfinite(b.reward[i]);
+    const bool bad_cost = b.cost && !(std::isfinite(b.cost[i]) && b.cost[i] > 0.0);
+    if (bad_reward || bad_cost) first_bad_value = i;
+  }
+
   IdIndex groups(64);
   IdIndex seen_trajectories(1024);
-  for (size_t i = 0; i < n; ++i) {
-    if (b.reward && !std::isfinite(b.reward[i])) row_error(i, "reward is not finite");
-    if (b.cost) {
-      if (!std::isfinite(b.cost[i])) row_error(i, "cost is not finite");
-      if (!(b.cost[i] > 0.0)) row_error(i, "cost must be > 0, got " + std::to_string(b.cost[i]));
+  // One pass over trajectory runs; within a run the group and the success flag must stay constant.
+  for (size_t i = 0; i < first_bad_value;) {
+    const int64_t t = b.trajectory[i];
+    const int64_t g = b.group[i];
+    const bool ok = b.success[i] != 0;
+    if (!seen_trajectories.insert(t).second) {
+      std::ostringstream msg;
+      msg << "trajectory " << t << " is split in two runs (its rows must be contiguous and in step order)";
+      row_error(i, msg.str());
     }
-    const bool starts_run = i == 0 || b.trajectory[i] != b.trajectory[i - 1];
-    if (starts_run) {
-      if (!seen_trajectories.insert(b.trajectory[i]).second) {
+    size_t j = i + 1;
+    for (; j < n && b.trajectory[j] == t; ++j) {
+      if (j >= first_bad_value) break;
+      if (b.group[j] != g) {
         std::ostringstream msg;
-        msg << "trajectory " << b.trajectory[i]
-            << " is split in two runs (its rows must be contiguous and in step order)";
-        row_error(i, msg.str());
+        msg << "trajectory " << t << " is spread over groups " << g << " and " << b.group[j];
+        row_error(j, msg.str());
       }
-      if (i > 0) layout.traj_end.push_back(static_cast<int64_t>(i));
-      layout.traj_begin.push_back(static_cast<int64_t>(i));
-      const auto g = groups.insert(b.group[i]);
-      if (g.second) {
-        layout.group_ids.push_back(b.group[i]);
-        layout.group_num_rows.push_back(0);
-      }
-      layout.traj_group.push_back(g.first);
-    } else {
-      if (b.group[i] != b.group[i - 1]) {
+      if ((b.success[j] != 0) != ok) {
         std::ostringstream msg;
-        msg << "trajectory " << b.trajectory[i] << " is spread over groups " << b.group[i - 1] << " and "
-            << b.group[i];
-        row_error(i, msg.str());
-      }
-      if ((b.success[i] != 0) != (b.success[i - 1] != 0)) {
-        std::ostringstream msg;
-        msg << "success is not constant within trajectory " << b.trajectory[i];
-        row_error(i, msg.str());
+        msg << "success is not constant within trajectory " << t;
+        row_error(j, msg.str());
       }
     }
-    layout.group_num_rows[static_cast<size_t>(layout.traj_group.back())] += 1;
+    const auto group_index = groups.insert(g);
+    if (group_index.second) {
+      layout.group_ids.push_back(g);
+      layout.group_num_rows.push_back(0);
+    }
+    layout.traj_begin.push_back(static_cast<int64_t>(i));
+    layout.traj_end.push_back(static_cast<int64_t>(j));
+    layout.traj_group.push_back(group_index.first);
+    layout.group_num_rows[static_cast<size_t>(group_index.first)] += static_cast<int64_t>(j - i);
+    i = j;
   }
-  layout.traj_end.push_back(static_cast<int64_t>(n));
+  if (first_bad_value < n) {
+    const size_t i = first_bad_value;
+    if (b.reward && !std::isfinite(b.reward[i])) row_error(i, "reward is not finite");
+    if (!std::isfinite(b.cost[i])) row_error(i, "cost is not finite");
+    row_error(i, "cost must be > 0, got " + std::to_string(b.cost[i]));
+  }
 
   // Trajectories of each group, stable (counting sort by group).
   const size_t num_groups = layout.group_ids.size();

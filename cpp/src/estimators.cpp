@@ -145,7 +145,7 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     });
     return;
   }
-  build_group_graph(b, layout, g, w.graph, w.graph_scratch);
+  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/method == Method::GraphGpo);
   const GroupGraph& graph = w.graph;
   const size_t num_edges = static_cast<size_t>(graph.num_edges());
   w.step_return.resize(num_edges);

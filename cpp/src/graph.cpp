@@ -11,14 +11,20 @@ void build_csr(const std::vector<int32_t>& endpoint, size_t num_nodes, std::vect
   for (int32_t v : endpoint) offsets[static_cast<size_t>(v) + 1] += 1;
   for (size_t v = 0; v < num_nodes; ++v) offsets[v + 1] += offsets[v];
   edges.resize(endpoint.size());
-  std::vector<int64_t> cursor(offsets.begin(), offsets.end() - 1);
-  for (size_t e = 0; e < endpoint.size(); ++e) edges[static_cast<size_t>(cursor[static_cast<size_t>(endpoint[e])]++)] = static_cast<int64_t>(e);
+  // Fill from the back with offsets[v + 1] as the cursor, then shift: no scratch array needed.
+  for (size_t e = endpoint.size(); e-- > 0;) {
+    const size_t v = static_cast<size_t>(endpoint[e]) + 1;
+    edges[static_cast<size_t>(--offsets[v])] = static_cast<int64_t>(e);
+  }
+  // Now offsets[v + 1] holds the start of v; restore offsets[v] = start of v.
+  for (size_t v = 0; v < num_nodes; ++v) offsets[v] = offsets[v + 1];
+  offsets[num_nodes] = static_cast<int64_t>(endpoint.size());
 }
 
 }  // namespace
 
 void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, GroupGraph& graph,
-                       GraphScratch& scratch) {
+                       GraphScratch& scratch, bool with_reverse) {
   const size_t num_rows = static_cast<size_t>(layout.group_num_rows[g]);
   graph.has_success = false;
   graph.node_state.clear();
@@ -75,7 +81,12 @@ void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, 
   }
   const size_t num_nodes = graph.node_kind.size();
   build_csr(graph.edge_src, num_nodes, graph.out_offsets, graph.out_edges);
-  build_csr(graph.edge_dst, num_nodes, graph.in_offsets, graph.in_edges);
+  if (with_reverse) {
+    build_csr(graph.edge_dst, num_nodes, graph.in_offsets, graph.in_edges);
+  } else {
+    graph.in_offsets.clear();
+    graph.in_edges.clear();
+  }
 }
 
 }  // namespace v0

@@ -44,9 +44,10 @@ struct GraphScratch {
   std::vector<size_t> terminal_edges;
 };
 
-// Build group g of a validated batch.
+// Build group g of a validated batch. Without `with_reverse` the reverse CSR is left empty (callers that
+// never search from SUCCESS, like gigpo's step groups, skip it).
 void build_group_graph(const BatchView& batch, const BatchLayout& layout, size_t g, GroupGraph& graph,
-                       GraphScratch& scratch);
+                       GraphScratch& scratch, bool with_reverse = true);
 
 }  // namespace v0
 }  // namespace graphgpo

@@ -1,0 +1,59 @@
+// Engine-only timing without Python: synthetic integer-state batch, grpo / gigpo / graphgpo, 1..N threads.
+//   cmake -S . -B build/bench -DGRAPHGPO_BENCHMARKS=ON && cmake --build build/bench --target engine_bench
+//   build/bench/benchmarks/cpp/engine_bench [rows=1000000] [repeats=7]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "graphgpo/estimators.hpp"
+#include "graphgpo/fingerprint.hpp"
+
+using namespace graphgpo;
+
+int main(int argc, char** argv) {
+  const size_t rows = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
+  const int repeats = argc > 2 ? std::atoi(argv[2]) : 7;
+  const size_t rollouts = 16, horizon = 50;
+  std::mt19937_64 rng(7);
+  std::vector<int64_t> group(rows), trajectory(rows), states(rows);
+  std::vector<uint8_t> success(rows);
+  for (size_t i = 0; i < rows; ++i) {
+    const size_t t = i / horizon, g = t / rollouts;
+    group[i] = static_cast<int64_t>(g);
+    trajectory[i] = static_cast<int64_t>(t);
+    states[i] = static_cast<int64_t>(g * 1000 + rng() % 60);
+  }
+  for (size_t t = 0; t * horizon < rows; ++t) {
+    const uint8_t ok = (rng() % 2) != 0;
+    for (size_t i = t * horizon; i < std::min(rows, (t + 1) * horizon); ++i) success[i] = ok;
+  }
+  std::vector<Fingerprint> fp(rows);
+  fingerprint_int64_batch(states.data(), rows, fp.data(), 1);
+  BatchView b;
+  b.n = rows;
+  b.group = group.data();
+  b.trajectory = trajectory.data();
+  b.state = fp.data();
+  b.success = success.data();
+  std::vector<double> out(rows);
+  for (Method m : {Method::Grpo, Method::Gigpo, Method::GraphGpo}) {
+    double base = 0;
+    for (int threads : {1, 2}) {
+      Options o;
+      o.num_threads = threads;
+      double best = 1e30;
+      for (int r = 0; r < repeats; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        compute_advantages_into(m, b, o, out.data());
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      if (threads == 1) base = best;
+      std::printf("%-9s threads=%d  %8.2f ms  %6.1f ns/row  speedup %.2fx\n", method_name(m), threads, best * 1e3,
+                  best * 1e9 / static_cast<double>(rows), base / best);
+    }
+  }
+  return 0;
+}
