@@ -114,7 +114,9 @@ View checked(const py::handle& capsule, const char* name, uint8_t code, uint8_t 
                           std::to_string(t.shape[0]));
   if (ndim > 1 && d1 >= 0 && t.shape[1] != d1)
     throw py::value_error(std::string(name) + " must have shape (n, " + std::to_string(d1) + ")");
-  if (t.strides) {
+  bool empty = false;
+  for (int k = 0; k < ndim; ++k) empty = empty || t.shape[k] == 0;
+  if (t.strides && !empty) {
     int64_t expected = 1;
     for (int k = ndim - 1; k >= 0; --k) {
       if (t.shape[k] != 1 && t.strides[k] != expected)
