@@ -1,9 +1,11 @@
 // Host emulation of the CUDA pipeline, for testing the device algorithm on machines without a GPU.
 //
 // It compiles pipeline.cuh and hd.cuh with an ordinary C++ compiler against a backend whose "kernels" are
-// loops (visited in a scrambled order, so a kernel that silently depends on thread order shows up) and
-// whose radix sort is std::stable_sort (checking that every key fits the bit width the pipeline asked
-// for). Blocks have one thread. tests/test_cuda.py builds it and compares it with the CPU engine.
+// loops (visited in a scrambled order, so a kernel that silently depends on thread order shows up), whose
+// per-group kernels run on a block of real threads (GRAPHGPO_EMULATE_BLOCK_THREADS, default 3) meeting at
+// the same barriers as on the device, and whose radix sort is std::stable_sort (checking that every key
+// fits the bit width the pipeline asked for). tests/test_cuda.py builds it and compares it with the CPU
+// engine.
 // It is not part of the library.
 //
 // Usage:
@@ -16,14 +18,17 @@
 //   emulate int64 DIR        DIR/meta.txt = "n\n"; DIR/values.bin. Writes fp.bin.
 // Errors: the message on stderr, exit status 3 for graphgpo::Error.
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <numeric>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pipeline.cuh"
@@ -32,13 +37,69 @@ namespace gi = graphgpo::cuda_impl;
 
 namespace {
 
-struct HostBlock {
-  unsigned tid() const { return 0; }
-  unsigned size() const { return 1; }
-  void sync() const {}
-  bool any(bool p) const { return p; }
-  double max(double x) const { return x; }
+// A reusable barrier for the threads of one emulated block.
+class Barrier {
+ public:
+  explicit Barrier(unsigned count) : count_(count) {}
+  void wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const unsigned long generation = generation_;
+    if (++arrived_ == count_) {
+      arrived_ = 0;
+      ++generation_;
+      cv_.notify_all();
+      return;
+    }
+    cv_.wait(lock, [&] { return generation_ != generation; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  unsigned count_;
+  unsigned arrived_ = 0;
+  unsigned long generation_ = 0;
 };
+
+// State shared by the threads of one emulated block (the device's shared memory).
+struct BlockShared {
+  explicit BlockShared(unsigned threads) : barrier(threads) {}
+  Barrier barrier;
+  std::mutex mutex;
+  unsigned contributed = 0;
+  double accumulator = 0;
+};
+
+// One thread of a block: like DeviceBlock, with real threads and barriers, so the per-group kernels run
+// with several threads striding over the nodes and meeting at every barrier the device would.
+struct HostBlock {
+  unsigned thread = 0;
+  unsigned threads = 1;
+  BlockShared* shared = nullptr;
+  unsigned tid() const { return thread; }
+  unsigned size() const { return threads; }
+  void sync() const { shared->barrier.wait(); }
+  bool any(bool p) const { return reduce(p ? 1.0 : 0.0) != 0.0; }
+  double max(double x) const { return reduce(x); }
+  double reduce(double x) const {  // block-wide maximum, every thread gets it
+    sync();  // the previous reduction is complete everywhere
+    {
+      std::lock_guard<std::mutex> lock(shared->mutex);
+      shared->accumulator = shared->contributed++ == 0 ? x : gi::max_of(shared->accumulator, x);
+    }
+    sync();
+    const double result = shared->accumulator;
+    sync();
+    if (thread == 0) shared->contributed = 0;
+    return result;
+  }
+};
+
+unsigned block_threads() {
+  const char* env = std::getenv("GRAPHGPO_EMULATE_BLOCK_THREADS");
+  const int value = env ? std::atoi(env) : 3;
+  return value > 0 ? static_cast<unsigned>(value) : 1u;
+}
 
 // Visits 0..n-1 in a scrambled but complete order.
 template <class F>
@@ -68,9 +129,18 @@ struct HostBackend {
     if (*count > bound) die("for_each_counted: count above its bound");
     scrambled(*count, f);
   }
+  // One block (of block_threads() threads) walks every group, as a device block walks its share.
   template <class F>
   void per_group(uint32_t groups, F f) {
-    scrambled(groups, [&](uint32_t g) { f(HostBlock{}, g); });
+    const unsigned threads = block_threads();
+    BlockShared shared(threads);
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        const HostBlock block{t, threads, &shared};
+        scrambled(groups, [&](uint32_t g) { f(block, g); });
+      });
+    for (auto& thread : pool) thread.join();
   }
   void sort_pairs(const uint64_t* kin, uint64_t* kout, const uint32_t* vin, uint32_t* vout, uint32_t n, int bits) {
     if (bits < 1 || bits > 64) die("sort_pairs: bad bit count");
