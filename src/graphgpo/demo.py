@@ -1,18 +1,22 @@
 """``graphgpo demo``: GRPO vs GiGPO vs GraphGPO credit assignment on bundled Sokoban (or KeyDoor).
 
-A small policy (an MLP over a one-hot encoding of the board text; no LLM) is trained with the PPO-clip
-objective used by GiGPO and GraphGPO. Each training iteration draws ``groups`` levels and plays ``rollouts``
-episodes from each level's start state; the episodes of one level form one group. Per-step advantages come
-from :func:`graphgpo.advantages` with the estimator under test, and everything else -- policy, optimizer,
-budget, levels, seeds and hyperparameters -- is identical across estimators.
+A small policy (an MLP over a one-hot encoding of the board text, or optionally a table with one softmax
+per state; no LLM) is trained with the PPO-clip objective used by GiGPO and GraphGPO. Each training
+iteration draws ``groups`` levels and plays ``rollouts`` episodes from each level's start state; the
+episodes of one level form one group. Per-step advantages come from :func:`graphgpo.advantages` with the
+estimator under test; everything else -- policy, optimizer, hyperparameters, episode budget, levels, the
+level order and the seeds -- is identical across estimators (see ``TUNED`` for how the shared
+hyperparameters were chosen).
 
-Reported per estimator (mean +- std over seeds):
-- final success: success rate of the final policy (sampling) on every training level;
+Reported per estimator (mean ± std over seeds):
+- final success: success rate of the final policy (sampling) over every training level;
 - AUC: mean training success over the whole run (area under the success curve);
-- episodes to target: episodes used until a moving average of training success first reaches the target;
+- episodes to target: episodes used until a 5-iteration moving average of training success first reaches
+  the target (seeds that never reach it are left out and counted in the table);
 - credit accuracy: over every training step, the share whose advantage sign agrees with true progress
-  (the exact optimal distance to the goal decreases -> positive expected; increases or stays -> negative).
-  An advantage of exactly zero counts as half right.
+  (the exact optimal distance to the goal decreases -> positive expected; increases or stays -> negative;
+  an advantage of exactly zero counts as half right), and the same share restricted to groups where at
+  least one rollout succeeded (elsewhere outcome-based estimators have no information about progress).
 
 Speed: every level's whole state space is enumerated up front (:attr:`graphgpo.envs.Level.table`), so
 rollouts of a whole batch are array lookups.
@@ -799,6 +803,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"{cfg.env}: {results['task']['levels']} levels, {results['task']['episodes_per_run']} episodes per run, "
           f"{cfg.seeds} seeds, groups of {cfg.rollouts} rollouts x {cfg.groups} levels per iteration")
     print(format_table(results))
+    print("mean ± std over seeds. AUC = mean training success. Credit accuracy = share of steps whose advantage "
+          "sign\nmatches true progress (exact optimal distance to the goal decreases); see `graphgpo.demo` docs.")
     print(f"\nwall time {results['wall_seconds']:.1f} s; wrote " + ", ".join(results["files"].values()))
     return 0
 
