@@ -110,3 +110,43 @@ def test_key_canonicalizes_states():
     a = graphgpo.advantages("graphgpo", state=["A", "b", "a", "C"], key=str.lower, **batch)
     b = graphgpo.advantages("graphgpo", state=["a", "b", "a", "c"], **batch)
     np.testing.assert_array_equal(a, b)
+
+
+def _advantages_in_child(queue, batch):
+    queue.put(graphgpo.advantages("graphgpo", **batch, num_threads=2).tolist())
+
+
+def test_worker_pool_survives_fork():
+    """Workers persist between calls; a forked child (DataLoader workers, torchrun) must get its own."""
+    import multiprocessing as mp
+
+    rng = np.random.default_rng(3)
+    n = 40_000
+    batch = {"group": np.repeat(np.arange(n // 400), 400), "trajectory": np.repeat(np.arange(n // 40), 40),
+             "state": rng.integers(0, 50, n), "success": np.repeat(rng.random(n // 40) < 0.5, 40)}
+    expected = graphgpo.advantages("graphgpo", **batch, num_threads=2)  # the parent's pool is now running
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_advantages_in_child, args=(queue, batch))
+    child.start()
+    got = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_concurrent_callers_from_python_threads():
+    """The GIL is released: several Python threads may run the engine at once, each getting its own result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    batches = []
+    for k in range(6):
+        n = 20_000
+        batches.append({"group": np.repeat(np.arange(n // 200), 200), "trajectory": np.repeat(np.arange(n // 20), 20),
+                        "state": rng.integers(0, 30 + k, n), "success": np.repeat(rng.random(n // 20) < 0.5, 20)})
+    expected = [graphgpo.advantages("gigpo", **b, num_threads=1) for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda b: graphgpo.advantages("gigpo", **b, num_threads=2), batches * 3))
+    for i, g in enumerate(got):
+        np.testing.assert_array_equal(g, expected[i % len(batches)])

@@ -1,10 +1,13 @@
 #include "graphgpo/batch.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <sstream>
 
 #include "graphgpo/error.hpp"
 #include "graphgpo/hash_index.hpp"
+#include "graphgpo/parallel.hpp"
 
 namespace graphgpo {
 inline namespace v0 {
@@ -18,7 +21,7 @@ namespace {
 
 }  // namespace
 
-BatchLayout validate_and_layout(const BatchView& b, bool need_action) {
+BatchLayout validate_and_layout(const BatchView& b, bool need_action, int num_threads) {
   BatchLayout layout;
   const size_t n = b.n;
   if (n == 0) {
@@ -28,58 +31,85 @@ BatchLayout validate_and_layout(const BatchView& b, bool need_action) {
   if (!b.group || !b.trajectory || !b.state || !b.success) fail("group, trajectory, state and success are required");
   if (need_action && !b.action) fail("distance='expected' needs the action of every row");
 
-  // Value checks first, as one tight scan: the first non-finite reward or bad cost. Structural errors
-  // only matter before that row (at the same row the value error is reported, as documented).
-  size_t first_bad_value = n;
-  for (size_t i = 0; i < n && first_bad_value == n; ++i) {
-    const bool bad_reward = b.reward && !std::isfinite(b.reward[i]);
-    const bool bad_cost = b.cost && !(std::isfinite(b.cost[i]) && b.cost[i] > 0.0);
-    if (bad_reward || bad_cost) first_bad_value = i;
+  // Pass 1, parallel over row chunks: the first bad value (non-finite reward, bad cost), the first row
+  // that breaks a trajectory run (group or success changes inside it), and where runs start. Everything
+  // here compares a row with itself or its predecessor, so chunks are independent.
+  struct ChunkScan {
+    size_t first_bad_value = SIZE_MAX;
+    size_t first_broken_run = SIZE_MAX;
+    std::vector<size_t> run_starts;
+  };
+  constexpr size_t kChunk = 1 << 14;
+  const size_t num_chunks = (n + kChunk - 1) / kChunk;
+  std::vector<ChunkScan> chunks(num_chunks);
+  parallel_for(num_chunks, 1, resolve_num_threads(num_threads, num_chunks), [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; ++c) {
+      ChunkScan& scan = chunks[c];
+      const size_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
+      for (size_t i = lo; i < hi; ++i) {
+        const bool bad_reward = b.reward && !std::isfinite(b.reward[i]);
+        const bool bad_cost = b.cost && !(std::isfinite(b.cost[i]) && b.cost[i] > 0.0);
+        if (bad_reward || bad_cost) {
+          scan.first_bad_value = i;
+          break;  // nothing after the first bad value can be reported
+        }
+        if (i == 0 || b.trajectory[i] != b.trajectory[i - 1]) {
+          scan.run_starts.push_back(i);
+        } else if (scan.first_broken_run == SIZE_MAX &&
+                   (b.group[i] != b.group[i - 1] || (b.success[i] != 0) != (b.success[i - 1] != 0))) {
+          scan.first_broken_run = i;
+        }
+      }
+    }
+  });
+  size_t first_bad_value = SIZE_MAX, first_broken_run = SIZE_MAX;
+  for (const ChunkScan& scan : chunks) {
+    first_bad_value = std::min(first_bad_value, scan.first_bad_value);
+    first_broken_run = std::min(first_broken_run, scan.first_broken_run);
   }
+  // At one row a bad value is reported before a broken run.
+  const size_t first_error = std::min(first_bad_value, first_broken_run);
 
+  // Pass 2, serial over runs only: a trajectory id seen in an earlier run is split; number the groups.
   IdIndex groups(64);
   IdIndex seen_trajectories(1024);
-  // One pass over trajectory runs; within a run the group and the success flag must stay constant.
-  for (size_t i = 0; i < first_bad_value;) {
-    const int64_t t = b.trajectory[i];
-    const int64_t g = b.group[i];
-    const bool ok = b.success[i] != 0;
-    if (!seen_trajectories.insert(t).second) {
-      std::ostringstream msg;
-      msg << "trajectory " << t << " is split in two runs (its rows must be contiguous and in step order)";
-      row_error(i, msg.str());
-    }
-    size_t j = i + 1;
-    for (; j < n && b.trajectory[j] == t; ++j) {
-      if (j >= first_bad_value) break;
-      if (b.group[j] != g) {
+  for (const ChunkScan& scan : chunks) {
+    for (size_t i : scan.run_starts) {
+      if (i >= first_error) break;
+      const int64_t t = b.trajectory[i];
+      if (!seen_trajectories.insert(t).second) {
         std::ostringstream msg;
-        msg << "trajectory " << t << " is spread over groups " << g << " and " << b.group[j];
-        row_error(j, msg.str());
+        msg << "trajectory " << t << " is split in two runs (its rows must be contiguous and in step order)";
+        row_error(i, msg.str());
       }
-      if ((b.success[j] != 0) != ok) {
-        std::ostringstream msg;
-        msg << "success is not constant within trajectory " << t;
-        row_error(j, msg.str());
+      if (!layout.traj_begin.empty()) layout.traj_end.push_back(static_cast<int64_t>(i));
+      layout.traj_begin.push_back(static_cast<int64_t>(i));
+      const auto group_index = groups.insert(b.group[i]);
+      if (group_index.second) {
+        layout.group_ids.push_back(b.group[i]);
+        layout.group_num_rows.push_back(0);
       }
+      layout.traj_group.push_back(group_index.first);
     }
-    const auto group_index = groups.insert(g);
-    if (group_index.second) {
-      layout.group_ids.push_back(g);
-      layout.group_num_rows.push_back(0);
+  }
+  if (first_error != SIZE_MAX) {
+    const size_t i = first_error;
+    if (first_bad_value == i) {
+      if (b.reward && !std::isfinite(b.reward[i])) row_error(i, "reward is not finite");
+      if (!std::isfinite(b.cost[i])) row_error(i, "cost is not finite");
+      row_error(i, "cost must be > 0, got " + std::to_string(b.cost[i]));
     }
-    layout.traj_begin.push_back(static_cast<int64_t>(i));
-    layout.traj_end.push_back(static_cast<int64_t>(j));
-    layout.traj_group.push_back(group_index.first);
-    layout.group_num_rows[static_cast<size_t>(group_index.first)] += static_cast<int64_t>(j - i);
-    i = j;
+    std::ostringstream msg;
+    if (b.group[i] != b.group[i - 1]) {
+      msg << "trajectory " << b.trajectory[i] << " is spread over groups " << b.group[i - 1] << " and " << b.group[i];
+    } else {
+      msg << "success is not constant within trajectory " << b.trajectory[i];
+    }
+    row_error(i, msg.str());
   }
-  if (first_bad_value < n) {
-    const size_t i = first_bad_value;
-    if (b.reward && !std::isfinite(b.reward[i])) row_error(i, "reward is not finite");
-    if (!std::isfinite(b.cost[i])) row_error(i, "cost is not finite");
-    row_error(i, "cost must be > 0, got " + std::to_string(b.cost[i]));
-  }
+  layout.traj_end.push_back(static_cast<int64_t>(n));
+  for (size_t t = 0; t < layout.traj_begin.size(); ++t)
+    layout.group_num_rows[static_cast<size_t>(layout.traj_group[t])] += layout.traj_end[t] - layout.traj_begin[t];
 
   // Trajectories of each group, stable (counting sort by group).
   const size_t num_groups = layout.group_ids.size();

@@ -186,7 +186,8 @@ std::vector<double> compute_advantages(Method method, const BatchView& batch, co
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out) {
   validate_options(options);
   const BatchLayout layout =
-      validate_and_layout(batch, method == Method::GraphGpo && options.distance == DistanceKind::Expected);
+      validate_and_layout(batch, method == Method::GraphGpo && options.distance == DistanceKind::Expected,
+                          options.num_threads);
   const size_t num_groups = layout.num_groups();
   if (num_groups == 0) return;
   const int threads = resolve_num_threads(options.num_threads, batch.n / 4096);

@@ -96,7 +96,7 @@ Fingerprint fingerprint_int64(int64_t value) {
 }
 
 void fingerprint_int64_batch(const int64_t* values, size_t n, Fingerprint* out, int num_threads) {
-  parallel_for(n, 1 << 16, resolve_num_threads(num_threads, n / 32768), [&](size_t begin, size_t end) {
+  parallel_for(n, 1 << 13, resolve_num_threads(num_threads, n / 8192), [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) out[i] = fingerprint_int64(values[i]);
   });
 }

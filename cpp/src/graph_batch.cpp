@@ -14,7 +14,7 @@ GraphBatch build_graph_batch(const BatchView& batch, const Options& options) {
   validate_options(options);
   GraphBatch out;
   out.num_rows = batch.n;
-  out.layout = validate_and_layout(batch, options.distance == DistanceKind::Expected);
+  out.layout = validate_and_layout(batch, options.distance == DistanceKind::Expected, options.num_threads);
   const size_t num_groups = out.layout.num_groups();
   out.graphs.resize(num_groups);
   out.distances.resize(num_groups);

@@ -61,7 +61,9 @@ def as_flags(value: Any, name: str) -> np.ndarray:
     array = np.asarray(to_numpy(value, name))
     if array.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
-    if array.dtype.kind in "biu":
+    if array.dtype.kind == "b":
+        return np.ascontiguousarray(array).view(np.uint8)  # numpy bools are bytes holding 0 or 1
+    if array.dtype.kind in "iu":
         return np.ascontiguousarray(array != 0, dtype=np.uint8)
     if array.dtype.kind == "f":
         bad = (array != 0) & (array != 1)

@@ -38,8 +38,9 @@ struct BatchLayout {
 
 // Validates every SPEC rule on rows (trajectory runs, one group per trajectory, constant success, finite
 // rewards and costs, cost > 0) and throws Error(InvalidArgument) naming the first offending row.
-// `need_action` makes a missing action array an error.
-BatchLayout validate_and_layout(const BatchView& batch, bool need_action);
+// `need_action` makes a missing action array an error. Row checks run on up to `num_threads` threads
+// (0 = default); the result and the reported row never depend on it.
+BatchLayout validate_and_layout(const BatchView& batch, bool need_action, int num_threads = 1);
 
 }  // namespace v0
 }  // namespace graphgpo
