@@ -98,3 +98,9 @@ def test_threads_do_not_change_fingerprints():
 def test_non_utf8_str_is_an_error():
     with pytest.raises(ValueError, match="row 1"):
         graphgpo.fingerprint(["ok", "\udcff"])
+
+
+def test_mutable_buffers_are_refused():
+    """bytearray could be resized by another thread while the engine reads it."""
+    with pytest.raises(TypeError, match="bytearray"):
+        graphgpo.fingerprint([bytearray(b"a"), bytearray(b"b")])

@@ -131,7 +131,7 @@ def fingerprints(states: Any, name: str, *, key: Callable[[Any], Any] | None = N
         if len(states) == 0:
             return np.zeros((0, 2), dtype=np.uint64)
         first = states[0]
-        if isinstance(first, (str, bytes, bytearray)):
+        if isinstance(first, (str, bytes)):
             return _core.fingerprint_buffers(states, num_threads)
         if isinstance(first, (int, np.integer)) and not isinstance(first, bool):
             try:
