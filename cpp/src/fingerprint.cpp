@@ -2,23 +2,14 @@
 
 #include <cstring>
 
+#include "fingerprint_constants.hpp"
 #include "graphgpo/parallel.hpp"
 
 namespace graphgpo {
 inline namespace v0 {
 namespace {
 
-// Odd 64-bit constants: fractional parts of square roots of the first primes (as in SHA-512's IV) and the
-// golden ratio. Any fixed, well-mixed odd constants would do; these are easy to audit.
-constexpr uint64_t kK0 = 0x6a09e667f3bcc909ULL;
-constexpr uint64_t kK1 = 0xbb67ae8584caa73bULL;
-constexpr uint64_t kK2 = 0x3c6ef372fe94f82bULL;
-constexpr uint64_t kK3 = 0xa54ff53a5f1d36f1ULL;
-constexpr uint64_t kK4 = 0x510e527fade682d1ULL;
-constexpr uint64_t kK5 = 0x9b05688c2b3e6c1fULL;
-constexpr uint64_t kK6 = 0x1f83d9abfb41bd6bULL;
-constexpr uint64_t kK7 = 0x5be0cd19137e2179ULL;
-constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
+using namespace fingerprint_constants;  // NOLINT: the hash is written in terms of these names
 
 inline uint64_t load64(const uint8_t* p) {
   uint64_t v;
@@ -36,9 +27,9 @@ inline uint64_t fold_multiply(uint64_t a, uint64_t b) {
 // A bijective avalanche on 64 bits (xor-shift-multiply; invertible because the multipliers are odd).
 inline uint64_t avalanche(uint64_t x) {
   x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ULL;
+  x *= kAvalanche;
   x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ULL;
+  x *= kAvalanche;
   x ^= x >> 32;
   return x;
 }

@@ -17,6 +17,7 @@ from ._inputs import (
     as_ids,
     fingerprints,
     options_json,
+    row_count,
 )
 
 #: The estimators, by name.
@@ -60,35 +61,13 @@ class Batch:
         return len(self.group)
 
 
-def _length(value: Any) -> int:
-    shape = getattr(value, "shape", None)
-    if shape is not None and len(shape) > 0:
-        return int(shape[0])
-    return len(value)
-
-
 def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=None, reward=None, cost=None,
                   action=None, key: StateKey | None = None, num_threads: int | None = None,
                   hash_states: bool = True) -> Batch:
     """Validate shapes and types and convert every field (hashing states unless ``hash_states`` is False).
     Row-level rules are checked by the engine, which names the first offending row."""
-    fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,
-              "next_state": next_state, "valid": valid, "reward": reward, "cost": cost, "action": action}
-    for name in ("group", "trajectory", "state", "success"):
-        if fields[name] is None:
-            raise ValueError(f"{name} is required")
-    lengths = {}
-    for name, value in fields.items():
-        if value is None:
-            continue
-        try:
-            lengths[name] = _length(value)
-        except TypeError:
-            raise TypeError(f"{name} must be a sequence or array, got {type(value).__name__}") from None
-    n = lengths["group"]
-    for name, length in lengths.items():
-        if length != n:
-            raise ValueError(f"unequal lengths: {name} has {length} rows but group has {n}")
+    row_count({"group": group, "trajectory": trajectory, "state": state, "success": success,
+               "next_state": next_state, "valid": valid, "reward": reward, "cost": cost, "action": action})
     threads = 0 if num_threads is None else int(num_threads)
     if threads < 0:
         raise ValueError("num_threads must be >= 0")

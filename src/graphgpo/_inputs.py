@@ -25,6 +25,37 @@ def to_numpy(value: Any, name: str) -> Any:
     return value
 
 
+REQUIRED_FIELDS = ("group", "trajectory", "state", "success")
+
+
+def _length(value: Any) -> int:
+    shape = getattr(value, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    return len(value)
+
+
+def row_count(fields: dict[str, Any], length: Callable[[Any], int] = _length) -> int:
+    """The number of rows of a batch's fields (None = absent); every given field must have that many.
+    ``length`` measures one field (the CUDA layer unwraps its state wrappers first)."""
+    for name in REQUIRED_FIELDS:
+        if fields.get(name) is None:
+            raise ValueError(f"{name} is required")
+    lengths = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        try:
+            lengths[name] = length(value)
+        except TypeError:
+            raise TypeError(f"{name} must be a sequence, array or tensor, got {type(value).__name__}") from None
+    n = lengths["group"]
+    for name, length in lengths.items():
+        if length != n:
+            raise ValueError(f"unequal lengths: {name} has {length} rows but group has {n}")
+    return n
+
+
 def _first_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 

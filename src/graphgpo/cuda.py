@@ -27,7 +27,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core
-from ._inputs import as_action_ids, as_flags, as_floats, as_ids, fingerprints, options_json
+from ._inputs import _length as _row_length
+from ._inputs import as_action_ids, as_flags, as_floats, as_ids, fingerprints, options_json, row_count
 
 __all__ = ["Fingerprints", "TokenRows", "advantages", "fingerprint", "is_available", "next_state_distances"]
 
@@ -87,10 +88,7 @@ def _is_tensor(torch, value: Any) -> bool:
 def _length(value: Any) -> int:
     if isinstance(value, (TokenRows, Fingerprints)):
         value = value[0]
-    shape = getattr(value, "shape", None)
-    if shape is not None and len(shape) > 0:
-        return int(shape[0])
-    return len(value)
+    return _row_length(value)
 
 
 def _on_target(value) -> bool:
@@ -247,21 +245,7 @@ class _Rows(NamedTuple):
 
 
 def _prepare(torch, fields: dict[str, Any], key, device, hash_states: bool) -> _Rows:
-    for name in ("group", "trajectory", "state", "success"):
-        if fields[name] is None:
-            raise ValueError(f"{name} is required")
-    lengths = {}
-    for name, value in fields.items():
-        if value is None:
-            continue
-        try:
-            lengths[name] = _length(value)
-        except TypeError:
-            raise TypeError(f"{name} must be a sequence or tensor, got {type(value).__name__}") from None
-    n = lengths["group"]
-    for name, length in lengths.items():
-        if length != n:
-            raise ValueError(f"unequal lengths: {name} has {length} rows but group has {n}")
+    n = row_count(fields, _length)
     dev = _pick_device(torch, device, fields)
     convert = {"group": _ids, "trajectory": _ids, "action": _ids, "success": _flags, "valid": _flags,
                "reward": _floats, "cost": _floats}

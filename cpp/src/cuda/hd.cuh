@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../fingerprint_constants.hpp"
+
 #if defined(__CUDACC__)
 #define GG_HD __host__ __device__
 #define GG_INLINE __forceinline__
@@ -67,15 +69,7 @@ constexpr uint64_t kSignBit = 0x8000000000000000ULL;
 // ---------------------------------------------------------------------------------------------------
 // Fingerprints: exactly graphgpo::fingerprint_bytes / fingerprint_int64 (cpp/src/fingerprint.cpp).
 
-constexpr uint64_t kK0 = 0x6a09e667f3bcc909ULL;
-constexpr uint64_t kK1 = 0xbb67ae8584caa73bULL;
-constexpr uint64_t kK2 = 0x3c6ef372fe94f82bULL;
-constexpr uint64_t kK3 = 0xa54ff53a5f1d36f1ULL;
-constexpr uint64_t kK4 = 0x510e527fade682d1ULL;
-constexpr uint64_t kK5 = 0x9b05688c2b3e6c1fULL;
-constexpr uint64_t kK6 = 0x1f83d9abfb41bd6bULL;
-constexpr uint64_t kK7 = 0x5be0cd19137e2179ULL;
-constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
+using namespace ::graphgpo::fingerprint_constants;  // shared with fingerprint.cpp
 constexpr uint64_t kDomainInt64 = 2;
 constexpr uint64_t kDomainArrayRow = 3;
 
@@ -90,9 +84,9 @@ GG_HD GG_INLINE uint64_t fold_multiply(uint64_t a, uint64_t b) {
 
 GG_HD GG_INLINE uint64_t avalanche(uint64_t x) {
   x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ULL;
+  x *= kAvalanche;
   x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ULL;
+  x *= kAvalanche;
   x ^= x >> 32;
   return x;
 }
