@@ -33,46 +33,61 @@ py::array_t<uint64_t> new_fingerprints(size_t n) {
 
 Fingerprint* fingerprint_data(py::array_t<uint64_t>& a) { return reinterpret_cast<Fingerprint*>(a.mutable_data()); }
 
-// Fingerprints of a sequence of str / bytes (str gives its cached UTF-8 buffer), hashed in parallel by
-// the engine's threads. The calling thread keeps the GIL meanwhile: no Python code can run, so no other
-// thread can mutate the list and free a buffer being read (both kinds are immutable; bytearray is refused
-// for that reason). Snapshotting the list instead cost four times the pointer collection.
+// Fingerprints of a sequence of str / bytes, in one parallel pass that reads each object and hashes its
+// bytes (fresh strings are cold in cache: a separate serial pass to collect pointers cost a fifth of the
+// hashing). The calling thread keeps the GIL throughout, so no Python code runs and no object can change
+// or be freed while the engine's threads read them; they only read immutable fields (type flags, the
+// data of ASCII str and of bytes), never call the C API. Anything else (non-ASCII str, whose UTF-8 may
+// have to be created; unsupported types) is left to the calling thread afterwards, in row order, so the
+// first offending row is the one reported. bytearray is refused: it is mutable.
 py::array_t<uint64_t> fingerprint_buffers(const py::handle& sequence, int num_threads, bool as_rows, bool check_only) {
   PyObject* fast = PySequence_Fast(sequence.ptr(), "states must be a sequence");
   if (!fast) throw py::error_already_set();
   py::object owner = py::reinterpret_steal<py::object>(fast);
   const size_t n = static_cast<size_t>(PySequence_Fast_GET_SIZE(fast));
   PyObject** items = PySequence_Fast_ITEMS(fast);
-  std::vector<const char*> pointers(n);
-  std::vector<size_t> sizes(n);
-  for (size_t i = 0; i < n; ++i) {
-    PyObject* item = items[i];
-    if (PyUnicode_Check(item)) {
+  auto out = new_fingerprints(n);
+  Fingerprint* dst = fingerprint_data(out);
+  const auto domain = as_rows ? graphgpo::FingerprintDomain::ArrayRow : graphgpo::FingerprintDomain::Bytes;
+  constexpr size_t kChunk = 512;
+  const size_t num_chunks = (n + kChunk - 1) / kChunk;
+  std::vector<std::vector<size_t>> deferred(num_chunks);  // rows for the calling thread, per chunk
+  graphgpo::parallel_for(n, kChunk, graphgpo::resolve_num_threads(num_threads, num_chunks / 4),
+                         [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      PyObject* item = items[i];
+      const char* data = nullptr;
+      size_t size = 0;
+      if (PyUnicode_Check(item) && PyUnicode_IS_COMPACT_ASCII(item)) {
+        data = reinterpret_cast<const char*>(reinterpret_cast<PyASCIIObject*>(item) + 1);
+        size = static_cast<size_t>(PyUnicode_GET_LENGTH(item));
+      } else if (PyBytes_Check(item)) {
+        data = PyBytes_AS_STRING(item);
+        size = static_cast<size_t>(PyBytes_GET_SIZE(item));
+      } else {
+        deferred[i / kChunk].push_back(i);
+        continue;
+      }
+      dst[i] = check_only ? Fingerprint{0, 0} : graphgpo::fingerprint_bytes(data, size, domain);
+    }
+  });
+  for (const auto& rows : deferred) {
+    for (size_t i : rows) {
+      PyObject* item = items[i];
+      if (!PyUnicode_Check(item)) {
+        throw py::type_error("state row " + std::to_string(i) + ": unsupported state type '" +
+                             std::string(Py_TYPE(item)->tp_name) +
+                             "' (expected str or bytes; pass key= to map states to str, bytes or int)");
+      }
       Py_ssize_t size = 0;
       const char* data = PyUnicode_AsUTF8AndSize(item, &size);
       if (!data) {
         PyErr_Clear();
         throw py::value_error("state row " + std::to_string(i) + ": str cannot be encoded as UTF-8");
       }
-      pointers[i] = data;
-      sizes[i] = static_cast<size_t>(size);
-    } else if (PyBytes_Check(item)) {
-      pointers[i] = PyBytes_AS_STRING(item);
-      sizes[i] = static_cast<size_t>(PyBytes_GET_SIZE(item));
-    } else {
-      throw py::type_error("state row " + std::to_string(i) + ": unsupported state type '" +
-                           std::string(Py_TYPE(item)->tp_name) +
-                           "' (expected str or bytes; pass key= to map states to str, bytes or int)");
+      dst[i] = check_only ? Fingerprint{0, 0} : graphgpo::fingerprint_bytes(data, static_cast<size_t>(size), domain);
     }
   }
-  auto out = new_fingerprints(n);
-  Fingerprint* dst = fingerprint_data(out);
-  if (check_only) {  // kinds validated above; callers that never read states skip the hashing
-    std::fill(dst, dst + n, Fingerprint{0, 0});
-    return out;
-  }
-  graphgpo::fingerprint_buffers_batch(pointers.data(), sizes.data(), n, dst, num_threads,
-                                      as_rows ? graphgpo::FingerprintDomain::ArrayRow : graphgpo::FingerprintDomain::Bytes);
   return out;
 }
 

@@ -104,3 +104,19 @@ def test_mutable_buffers_are_refused():
     """bytearray could be resized by another thread while the engine reads it."""
     with pytest.raises(TypeError, match="bytearray"):
         graphgpo.fingerprint([bytearray(b"a"), bytearray(b"b")])
+
+
+def test_large_mixed_lists_across_threads():
+    """ASCII str, non-ASCII str and bytes mixed over many parallel chunks hash as their UTF-8 bytes, and the
+    first unsupported row is the one reported even when later chunks hold others."""
+    texts = [f"state {i}" if i % 7 else f"état {i} ✓" for i in range(50_000)]
+    mixed = [t.encode() if i % 5 == 0 else t for i, t in enumerate(texts)]
+    want = graphgpo.fingerprint([t.encode() for t in texts], num_threads=1)
+    for threads in (1, 2):
+        assert graphgpo.fingerprint(mixed, num_threads=threads).tobytes() == want.tobytes()
+    bad = list(mixed)
+    bad[41_234] = 7
+    bad[3_001] = None
+    bad[45_000] = 2.5
+    with pytest.raises(TypeError, match="state row 3001: unsupported state type 'NoneType'"):
+        graphgpo.fingerprint(bad, num_threads=2)
