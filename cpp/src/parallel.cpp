@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -52,6 +53,7 @@ class WorkerPool {
       wanted_ = helpers;
       finished_ = 0;
       ++generation_;
+      published_.store(generation_, std::memory_order_release);
     }
     wake_.notify_all();
     task();
@@ -68,6 +70,16 @@ class WorkerPool {
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
+      if (generation_ == seen) {
+        // One call runs several parallel sections back to back (fingerprints, validation, groups): spin
+        // briefly before sleeping, since waking a sleeping thread costs tens of microseconds.
+        lock.unlock();
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+        while (published_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < give_up) {
+          std::this_thread::yield();
+        }
+        lock.lock();
+      }
       wake_.wait(lock, [&] { return generation_ != seen; });
       seen = generation_;
       if (index >= wanted_) continue;
@@ -86,6 +98,7 @@ class WorkerPool {
   std::vector<std::thread*> workers_;  // never joined: they live as long as the process
   const std::function<void()>* task_ = nullptr;
   uint64_t generation_ = 0;
+  std::atomic<uint64_t> published_{0};  // generation_, readable without the mutex (for spinning)
   size_t wanted_ = 0;
   size_t finished_ = 0;
 };
