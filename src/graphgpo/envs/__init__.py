@@ -4,6 +4,8 @@
 - :class:`KeyDoor`: a gridworld where a key opens a locked door in front of the goal.
 - :class:`SokobanEnvironment`, :class:`KeyDoorEnvironment`: the same games as TRL ``environment_factory``
   classes that record a GraphGPO step trace.
+- :mod:`graphgpo.envs.adapters` (imported lazily, optional packages): MiniGrid/BabyAI, TextWorld and
+  ALFWorld-domain games behind the same step API and trace protocol (docs/adapters.md).
 
 Every environment is deterministic given its seed, renders its state as text (the observation, which is
 also the exact state key), and knows the true optimal distance to the goal of any state
