@@ -125,6 +125,8 @@ def test_minigrid_determinism_by_seed(mg):
     assert runs[0] == runs[1]
     env = mg.MiniGridEnv()
     assert len({(env.reset(seed=s), env.state_key())[1] for s in range(5)}) > 1
+    babyai = mg.MiniGridEnv("BabyAI-GoToRedBallGrey-v0")  # sets its step limit only at reset
+    assert babyai.reset(seed=1).startswith("Mission: go to the red ball") and babyai.max_steps > 1
 
 
 def test_minigrid_inverse_and_noop_keep_key(mg):

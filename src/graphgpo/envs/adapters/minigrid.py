@@ -49,7 +49,7 @@ class MiniGridEnv(AdapterEnv):
     Args:
         env_id: a registered MiniGrid or BabyAI id, e.g. ``"MiniGrid-DoorKey-5x5-v0"`` or
             ``"BabyAI-GoToRedBallGrey-v0"``.
-        max_steps: steps per episode (default: the environment's own ``max_steps``).
+        max_steps: steps per episode (default: the environment's own ``max_steps``, read at each reset).
         seed: seed of the generator that picks episode seeds when ``reset`` gets none.
         **make_kwargs: passed to ``gymnasium.make``.
     """
@@ -63,10 +63,14 @@ class MiniGridEnv(AdapterEnv):
         self.env_id = env_id
         self._gym_env = gym.make(env_id, **make_kwargs)
         self._u = self._gym_env.unwrapped
-        super().__init__(max_steps=int(max_steps if max_steps is not None else self._u.max_steps), seed=seed)
+        # BabyAI sets its max_steps only when an episode is generated, so the default is read at reset.
+        self._own_limit = max_steps is None
+        super().__init__(max_steps=1 if max_steps is None else int(max_steps), seed=seed)
 
     def _reset(self, seed: int) -> str:
         self._gym_env.reset(seed=seed)
+        if self._own_limit:
+            self.max_steps = max(1, int(self._u.max_steps))
         return self._text()
 
     def _step(self, action: Any) -> tuple[str, bool, bool, bool, dict[str, Any]]:
