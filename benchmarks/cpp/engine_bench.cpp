@@ -1,11 +1,13 @@
 // Engine-only timing without Python: synthetic integer-state batch, grpo / gigpo / graphgpo, 1..N threads.
 //   cmake -S . -B build/bench -DGRAPHGPO_BENCHMARKS=ON && cmake --build build/bench --target engine_bench
-//   build/bench/benchmarks/cpp/engine_bench [rows=1000000] [repeats=7]
+//   build/bench/benchmarks/cpp/engine_bench [rows=1000000] [repeats=7] [idle_us=0]
+// idle_us sleeps between calls, as a training loop does between batches (worker threads park meanwhile).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "graphgpo/estimators.hpp"
@@ -16,6 +18,7 @@ using namespace graphgpo;
 int main(int argc, char** argv) {
   const size_t rows = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 7;
+  const int idle_us = argc > 3 ? std::atoi(argv[3]) : 0;
   const size_t rollouts = 16, horizon = 50;
   std::mt19937_64 rng(7);
   std::vector<int64_t> group(rows), trajectory(rows), states(rows);
@@ -46,6 +49,7 @@ int main(int argc, char** argv) {
       o.num_threads = threads;
       double best = 1e30;
       for (int r = 0; r < repeats; ++r) {
+        if (idle_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(idle_us));
         const auto t0 = std::chrono::steady_clock::now();
         compute_advantages_into(m, b, o, out.data());
         best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
