@@ -26,44 +26,14 @@ def run(out_dir: str, per_device: int, estimator: str = "graphgpo", bad_trace_ra
     ``bad_trace_rank``: that rank's environments report invalid state keys (error-path test).
     """
     import torch
-    from datasets import Dataset
 
-    from graphgpo.trl import GraphGPOConfig
-    from graphgpo.trl.testing import tiny_model, tiny_tokenizer
-
-    tok = tiny_tokenizer(
-        [H.LineWorld.move], corpus=[" Slot 1. You are at 0; the goal is at 3.", "You are at 2."]
-    )
-    model = tiny_model(tok)
-    data = Dataset.from_dict(
-        {"prompt": [[{"role": "user", "content": "Walk to the goal."}]] * 2, "goal": [2, 3]}
-    )
-    args = GraphGPOConfig(
-        output_dir=os.path.join(out_dir, "trainer"),
-        max_steps=1,
-        per_device_train_batch_size=per_device,
-        num_generations=4,
+    trainer = H.scripted_line_world_trainer(
+        os.path.join(out_dir, "trainer"),
+        per_device=per_device,
         max_completion_length=200,
-        learning_rate=0.1,
-        use_cpu=True,
-        bf16=False,
-        report_to="none",
-        save_strategy="no",
-        logging_steps=1,
-        advantage_estimator=estimator,
-        omega=0.5,
-        seed=0,
-        disable_tqdm=True,
+        estimator=estimator,
+        bad_keys=int(os.environ.get("RANK", 0)) == bad_trace_rank,
     )
-    trainer = H.recording_trainer_class()(
-        model,
-        reward_funcs=H.success_reward,
-        args=args,
-        train_dataset=data,
-        processing_class=tok,
-        environment_factory=H.line_world_factory(bad_keys=int(os.environ.get("RANK", 0)) == bad_trace_rank),
-    )
-    trainer.model.generate = H.ScriptedGenerate(tok)
     trainer.train()
     rank = trainer.accelerator.process_index
     record = trainer.recorded[0]

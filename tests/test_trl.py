@@ -340,11 +340,7 @@ MAX_COMPLETION = 180  # short enough that one rollout's last tool result is roll
 @pytest.fixture(scope="module")
 def env_run(tmp_path_factory):
     """One GraphGPOTrainer step on LineWorld (2 goals x 4 scripted copies), recording the parent's output."""
-    from datasets import Dataset
     from trl import GRPOTrainer
-
-    from graphgpo.trl import GraphGPOConfig
-    from graphgpo.trl.testing import tiny_model, tiny_tokenizer
 
     parent_outputs = []
     original = GRPOTrainer._generate_and_score_completions
@@ -356,38 +352,9 @@ def env_run(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(GRPOTrainer, "_generate_and_score_completions", recording_parent)
-        tok = tiny_tokenizer(
-            [H.LineWorld.move], corpus=[" Slot 1. You are at 0; the goal is at 3.", "You are at 2."]
+        trainer = H.scripted_line_world_trainer(
+            str(tmp_path_factory.mktemp("trl")), per_device=8, max_completion_length=MAX_COMPLETION
         )
-        model = tiny_model(tok)
-        data = Dataset.from_dict(
-            {"prompt": [[{"role": "user", "content": "Walk to the goal."}]] * 2, "goal": [2, 3]}
-        )
-        args = GraphGPOConfig(
-            output_dir=str(tmp_path_factory.mktemp("trl")),
-            max_steps=1,
-            per_device_train_batch_size=8,
-            num_generations=4,
-            max_completion_length=MAX_COMPLETION,
-            learning_rate=0.1,
-            use_cpu=True,
-            bf16=False,
-            report_to="none",
-            save_strategy="no",
-            logging_steps=1,
-            omega=0.5,
-            seed=0,
-            disable_tqdm=True,
-        )
-        trainer = H.recording_trainer_class()(
-            model,
-            reward_funcs=H.success_reward,
-            args=args,
-            train_dataset=data,
-            processing_class=tok,
-            environment_factory=H.line_world_factory(),
-        )
-        trainer.model.generate = H.ScriptedGenerate(tok)
         before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
         trainer.train()
     return {"trainer": trainer, "before": before, "record": trainer.recorded[0], "parent": parent_outputs[0]}

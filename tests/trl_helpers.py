@@ -141,3 +141,44 @@ def recording_trainer_class():
             return out
 
     return RecordingTrainer
+
+
+def scripted_line_world_trainer(output_dir: str, *, per_device: int, max_completion_length: int,
+                                estimator: str = "graphgpo", bad_keys: bool = False):
+    """The recording trainer on two LineWorld tasks x 4 scripted rollouts (tiny model, one step), as the
+    in-process and the torchrun tests both run it; generation is scripted by :class:`ScriptedGenerate`."""
+    from datasets import Dataset
+
+    from graphgpo.trl import GraphGPOConfig
+    from graphgpo.trl.testing import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer([LineWorld.move], corpus=[" Slot 1. You are at 0; the goal is at 3.", "You are at 2."])
+    model = tiny_model(tok)
+    data = Dataset.from_dict({"prompt": [[{"role": "user", "content": "Walk to the goal."}]] * 2, "goal": [2, 3]})
+    args = GraphGPOConfig(
+        output_dir=output_dir,
+        max_steps=1,
+        per_device_train_batch_size=per_device,
+        num_generations=4,
+        max_completion_length=max_completion_length,
+        learning_rate=0.1,
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        advantage_estimator=estimator,
+        omega=0.5,
+        seed=0,
+        disable_tqdm=True,
+    )
+    trainer = recording_trainer_class()(
+        model,
+        reward_funcs=success_reward,
+        args=args,
+        train_dataset=data,
+        processing_class=tok,
+        environment_factory=line_world_factory(bad_keys=bad_keys),
+    )
+    trainer.model.generate = ScriptedGenerate(tok)
+    return trainer
