@@ -143,8 +143,14 @@ def recording_trainer_class():
     return RecordingTrainer
 
 
-def scripted_line_world_trainer(output_dir: str, *, per_device: int, max_completion_length: int,
-                                estimator: str = "graphgpo", bad_keys: bool = False):
+def scripted_line_world_trainer(
+    output_dir: str,
+    *,
+    per_device: int,
+    max_completion_length: int,
+    estimator: str = "graphgpo",
+    bad_keys: bool = False,
+):
     """The recording trainer on two LineWorld tasks x 4 scripted rollouts (tiny model, one step), as the
     in-process and the torchrun tests both run it; generation is scripted by :class:`ScriptedGenerate`."""
     from datasets import Dataset
@@ -152,9 +158,13 @@ def scripted_line_world_trainer(output_dir: str, *, per_device: int, max_complet
     from graphgpo.trl import GraphGPOConfig
     from graphgpo.trl.testing import tiny_model, tiny_tokenizer
 
-    tok = tiny_tokenizer([LineWorld.move], corpus=[" Slot 1. You are at 0; the goal is at 3.", "You are at 2."])
+    tok = tiny_tokenizer(
+        [LineWorld.move], corpus=[" Slot 1. You are at 0; the goal is at 3.", "You are at 2."]
+    )
     model = tiny_model(tok)
-    data = Dataset.from_dict({"prompt": [[{"role": "user", "content": "Walk to the goal."}]] * 2, "goal": [2, 3]})
+    data = Dataset.from_dict(
+        {"prompt": [[{"role": "user", "content": "Walk to the goal."}]] * 2, "goal": [2, 3]}
+    )
     args = GraphGPOConfig(
         output_dir=output_dir,
         max_steps=1,
