@@ -60,7 +60,15 @@ def main() -> None:
     parser.add_argument("--estimator", default="graphgpo")
     parser.add_argument("--bad-trace-rank", type=int, default=-1)
     ns = parser.parse_args()
-    run(ns.out, ns.per_device, ns.estimator, ns.bad_trace_rank)
+    try:
+        run(ns.out, ns.per_device, ns.estimator, ns.bad_trace_rank)
+    finally:
+        # Tear gloo down before interpreter exit: leaving the process group alive made a rank abort at exit
+        # now and then ("terminate called without an active exception", seen in CI).
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":
