@@ -1,5 +1,7 @@
 """The engine against the plain-Python reference of SPEC on random batches, for every method and option."""
 
+import os
+
 import numpy as np
 import pytest
 from batches import batches, options
@@ -150,3 +152,64 @@ def test_concurrent_callers_from_python_threads():
         got = list(pool.map(lambda b: graphgpo.advantages("gigpo", **b, num_threads=2), batches * 3))
     for i, g in enumerate(got):
         np.testing.assert_array_equal(g, expected[i % len(batches)])
+
+
+_AFFINITY_CHILD = """
+import json, os, sys
+import numpy as np
+import graphgpo
+if len(sys.argv) > 1:
+    os.sched_setaffinity(0, {int(sys.argv[1])})
+n = 40_000
+batch = {"group": np.repeat(np.arange(n // 400), 400), "trajectory": np.repeat(np.arange(n // 40), 40),
+         "state": np.arange(n) % 50, "success": np.repeat(np.arange(n // 40) % 2 == 0, 40)}
+for _ in range(3):
+    graphgpo.advantages("graphgpo", **batch, num_threads=2)
+workers = [int(t) for t in os.listdir("/proc/self/task")
+           if open(f"/proc/self/task/{t}/comm").read().strip() == "graphgpo-worker"]
+print(json.dumps({"caller": sorted(os.sched_getaffinity(0)),
+                  "workers": [sorted(os.sched_getaffinity(t)) for t in workers]}))
+"""
+
+
+def _worker_affinity(*args: str) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _AFFINITY_CHILD, *args], capture_output=True, text=True,
+                          timeout=120, check=True)
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux and at least 2 CPUs")
+def test_workers_run_beside_the_caller_within_its_cpus():
+    """Workers are kept off the caller's CPU (a woken worker must not queue behind the caller), never
+    outside the CPUs the caller may use; a caller pinned to one CPU leaves them where they are."""
+    seen = _worker_affinity()
+    allowed = set(seen["caller"])
+    assert len(seen["workers"]) == 1
+    worker_cpus = set(seen["workers"][0])
+    assert worker_cpus < allowed and len(worker_cpus) == len(allowed) - 1
+
+    pinned = min(allowed)
+    seen = _worker_affinity(str(pinned))
+    assert seen["caller"] == [pinned]
+    assert seen["workers"] == [[pinned]]
+
+
+def test_many_short_parallel_calls_with_pauses():
+    """Short jobs that the caller may finish before its helper wakes (the helper then must not run a stale
+    job, nor the caller wait for it): pauses of 0 to 1 ms between calls cover both orders."""
+    import time
+
+    rng = np.random.default_rng(11)
+    n = 12_000
+    batch = {"group": np.repeat(np.arange(n // 400), 400), "trajectory": np.repeat(np.arange(n // 40), 40),
+             "state": rng.integers(0, 40, n), "success": np.repeat(rng.random(n // 40) < 0.5, 40)}
+    expected = {m: graphgpo.advantages(m, **batch, num_threads=1) for m in ("grpo", "gigpo", "graphgpo")}
+    for i in range(150):
+        method = ("grpo", "gigpo", "graphgpo")[i % 3]
+        time.sleep(float(rng.choice([0.0, 0.0001, 0.0003, 0.001])))
+        np.testing.assert_array_equal(graphgpo.advantages(method, **batch, num_threads=2), expected[method])

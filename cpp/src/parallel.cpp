@@ -1,6 +1,10 @@
 #include "graphgpo/parallel.hpp"
 
 #include <unistd.h>
+#ifdef __linux__
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +23,11 @@ namespace {
 // Persistent workers: spawning threads per call cost more than the work on batches of tens of
 // thousands of rows. One job runs at a time; a caller that finds the pool busy (another Python thread
 // with the GIL released) spawns its own threads instead of waiting.
+//
+// Helpers join a job when they wake up, and only until the caller has finished its own share: the caller
+// then closes the job and waits just for the helpers that joined. Waking a parked thread costs tens to
+// hundreds of microseconds on a VM; a short job the caller completes alone must not wait for that. Jobs
+// hand out work dynamically (parallel_for), so whoever runs a piece of it, the result is the same.
 class WorkerPool {
  public:
   // The pool of this process. After a fork the child gets a fresh pool: the parent's workers do not
@@ -38,8 +47,8 @@ class WorkerPool {
     return *current;
   }
 
-  // Runs `task` on the caller and on `helpers` workers; returns when all have returned. False if the
-  // pool is busy (nothing ran).
+  // Runs `task` on the caller and on up to `helpers` workers (those that wake up before the caller's
+  // `task` returns); returns when all that started it have returned. False if the pool is busy.
   bool try_run(size_t helpers, const std::function<void()>& task) {
     std::unique_lock<std::mutex> busy(run_mutex_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
@@ -48,36 +57,83 @@ class WorkerPool {
       while (workers_.size() < helpers) {
         const size_t index = workers_.size();
         workers_.push_back(new std::thread([this, index] { loop(index); }));
+        steered_off_cpu_ = -1;
       }
+      keep_workers_off_this_cpu();
       task_ = &task;
       wanted_ = helpers;
-      finished_ = 0;
+      finished_.store(0, std::memory_order_relaxed);
       ++generation_;
+      state_.store(job_tag(generation_), std::memory_order_release);  // open, nobody joined yet
       published_.store(generation_, std::memory_order_release);
     }
     wake_.notify_all();
     task();
+    const uint64_t joined = state_.fetch_or(kClosed, std::memory_order_acq_rel) & kJoinedMask;
+    // Joined helpers usually finish within microseconds of the caller: spin before sleeping.
+    const auto all_done = [&] { return finished_.load(std::memory_order_acquire) == joined; };
+    spin_until(all_done);
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return finished_ == wanted_; });
+    done_.wait(lock, all_done);
     task_ = nullptr;
     return true;
   }
 
  private:
+  // state_: the job's generation (high 32 bits), a closed flag, and how many helpers joined it.
+  static constexpr uint64_t kClosed = uint64_t{1} << 31;
+  static constexpr uint64_t kJoinedMask = kClosed - 1;
+  static uint64_t job_tag(uint64_t generation) { return generation << 32; }
+
   WorkerPool() : pid_(getpid()) {}
 
+  // Yield-spin until `ready()` or about 200 microseconds have passed (then the caller blocks instead).
+  template <typename Ready>
+  static void spin_until(Ready ready) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+    while (!ready() && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+  }
+
+  // On KVM guests, Linux often wakes a thread on the waker's CPU while the other vCPUs are halted (they
+  // count as preempted), so a woken worker waited for the caller to be descheduled: 0.2-1.5 ms, measured
+  // on a 2-vCPU KVM machine, longer than a whole parallel section on 60K rows. Workers are therefore kept
+  // off the caller's current CPU (within the caller's own affinity mask); re-done only when it moves.
+  void keep_workers_off_this_cpu() {
+#ifdef __linux__
+    const int cpu = sched_getcpu();
+    if (cpu < 0 || cpu == steered_off_cpu_ || workers_.empty()) return;
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
+    if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed) || CPU_COUNT(&allowed) < 2) return;
+    CPU_CLR(cpu, &allowed);
+    for (std::thread* worker : workers_) pthread_setaffinity_np(worker->native_handle(), sizeof(allowed), &allowed);
+    steered_off_cpu_ = cpu;
+#endif
+  }
+
+  // Joins job `generation` unless it is closed (or already replaced by a newer one).
+  bool try_join(uint64_t generation) {
+    const uint64_t tag = job_tag(generation);
+    uint64_t s = state_.load(std::memory_order_acquire);
+    while ((s & ~kJoinedMask) == tag) {  // same job, not closed
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+  }
+
   void loop(size_t index) {
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "graphgpo-worker");  // as shown by top -H, py-spy, gdb
+#endif
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
       if (generation_ == seen) {
         // One call runs several parallel sections back to back (fingerprints, validation, groups): spin
-        // briefly before sleeping, since waking a sleeping thread costs tens of microseconds.
+        // briefly before sleeping.
         lock.unlock();
-        const auto give_up = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
-        while (published_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < give_up) {
-          std::this_thread::yield();
-        }
+        spin_until([&] { return published_.load(std::memory_order_acquire) != seen; });
         lock.lock();
       }
       wake_.wait(lock, [&] { return generation_ != seen; });
@@ -85,9 +141,13 @@ class WorkerPool {
       if (index >= wanted_) continue;
       const std::function<void()>* task = task_;
       lock.unlock();
-      (*task)();
+      const bool joined = try_join(seen);
+      if (joined) (*task)();
       lock.lock();
-      if (++finished_ == wanted_) done_.notify_one();
+      if (joined) {
+        finished_.fetch_add(1, std::memory_order_acq_rel);
+        done_.notify_one();
+      }
     }
   }
 
@@ -99,8 +159,10 @@ class WorkerPool {
   const std::function<void()>* task_ = nullptr;
   uint64_t generation_ = 0;
   std::atomic<uint64_t> published_{0};  // generation_, readable without the mutex (for spinning)
+  std::atomic<uint64_t> state_{0};      // see job_tag / kClosed
+  std::atomic<uint64_t> finished_{0};   // joined helpers that have returned
   size_t wanted_ = 0;
-  size_t finished_ = 0;
+  int steered_off_cpu_ = -1;  // the CPU the workers are kept off (-1: none yet)
 };
 
 }  // namespace
