@@ -1,7 +1,8 @@
 // Engine-only timing without Python: synthetic integer-state batch, grpo / gigpo / graphgpo, 1..N threads.
 //   cmake -S . -B build/bench -DGRAPHGPO_BENCHMARKS=ON && cmake --build build/bench --target engine_bench
-//   build/bench/benchmarks/cpp/engine_bench [rows=1000000] [repeats=7] [idle_us=0]
-// idle_us sleeps between calls, as a training loop does between batches (worker threads park meanwhile).
+//   build/bench/benchmarks/cpp/engine_bench [rows=1000000] [repeats=7] [idle_us=0] [flush_mb=0]
+// idle_us sleeps between calls, as a training loop does between batches (worker threads park meanwhile);
+// flush_mb walks that many MiB before each call, as Python's gc.collect() does, so caches start cold.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "graphgpo/batch.hpp"
 #include "graphgpo/estimators.hpp"
 #include "graphgpo/fingerprint.hpp"
 
@@ -19,6 +21,13 @@ int main(int argc, char** argv) {
   const size_t rows = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 7;
   const int idle_us = argc > 3 ? std::atoi(argv[3]) : 0;
+  const size_t flush_bytes = (argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 0) << 20;
+  std::vector<uint64_t> flush(flush_bytes / sizeof(uint64_t));
+  uint64_t flush_sum = 0;
+  const auto between_calls = [&] {
+    if (idle_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(idle_us));
+    for (uint64_t& word : flush) flush_sum += ++word;
+  };
   const size_t rollouts = 16, horizon = 50;
   std::mt19937_64 rng(7);
   std::vector<int64_t> group(rows), trajectory(rows), states(rows);
@@ -42,6 +51,21 @@ int main(int argc, char** argv) {
   b.state = fp.data();
   b.success = success.data();
   std::vector<double> out(rows);
+  // Validation and trajectory layout alone: the part of every call that is partly serial.
+  double layout_base = 0;
+  for (int threads : {1, 2}) {
+    double best = 1e30;
+    for (int r = 0; r < repeats; ++r) {
+      between_calls();
+      const auto t0 = std::chrono::steady_clock::now();
+      const BatchLayout layout = validate_and_layout(b, false, threads);
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      if (layout.num_groups() == 0) std::abort();
+    }
+    if (threads == 1) layout_base = best;
+    std::printf("%-9s threads=%d  %8.2f ms  %6.1f ns/row  speedup %.2fx\n", "layout", threads, best * 1e3,
+                best * 1e9 / static_cast<double>(rows), layout_base / best);
+  }
   for (Method m : {Method::Grpo, Method::Gigpo, Method::GraphGpo}) {
     double base = 0;
     for (int threads : {1, 2}) {
@@ -49,7 +73,7 @@ int main(int argc, char** argv) {
       o.num_threads = threads;
       double best = 1e30;
       for (int r = 0; r < repeats; ++r) {
-        if (idle_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(idle_us));
+        between_calls();
         const auto t0 = std::chrono::steady_clock::now();
         compute_advantages_into(m, b, o, out.data());
         best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -59,5 +83,6 @@ int main(int argc, char** argv) {
                   best * 1e9 / static_cast<double>(rows), base / best);
     }
   }
+  if (flush_sum == 42) std::printf("\n");  // keeps the flush loop
   return 0;
 }

@@ -19,6 +19,53 @@ namespace {
   fail(msg.str());
 }
 
+// Pass 1 of validation over rows [lo, hi): the first bad value (non-finite reward, bad cost), the first row
+// that breaks a trajectory run (group or success changes inside it), and where runs start. Everything
+// here compares a row with itself or its predecessor, so chunks are independent. Findings past the first
+// bad value are harmless: the caller reports the earliest error and ignores runs after it.
+struct ChunkScan {
+  size_t first_bad_value = SIZE_MAX;
+  size_t first_broken_run = SIZE_MAX;
+  std::vector<size_t> run_starts;
+};
+
+void scan_chunk(const BatchView& b, size_t lo, size_t hi, ChunkScan& scan) {
+  if (const double* reward = b.reward) {
+    for (size_t i = lo; i < hi && scan.first_bad_value == SIZE_MAX; ++i)
+      if (!std::isfinite(reward[i])) scan.first_bad_value = i;
+  }
+  if (const double* cost = b.cost) {
+    for (size_t i = lo; i < scan.first_bad_value && i < hi; ++i)
+      if (!(std::isfinite(cost[i]) && cost[i] > 0.0)) scan.first_bad_value = i;
+  }
+  // A branch-free check of every row first; the exact row is searched for only on failure, which is rare.
+  // Local pointers: the loops below must not reload them after each push_back.
+  const int64_t* group = b.group;
+  const int64_t* trajectory = b.trajectory;
+  const uint8_t* success = b.success;
+  const size_t from = std::max<size_t>(lo, 1);
+  const auto breaks_run = [&](size_t i) {
+    return (trajectory[i] == trajectory[i - 1]) &
+           ((group[i] != group[i - 1]) | ((success[i] != 0) != (success[i - 1] != 0)));
+  };
+  bool broken = false;
+  for (size_t i = from; i < hi; ++i) broken |= breaks_run(i);
+  if (broken) {
+    for (size_t i = from; i < hi; ++i) {
+      if (breaks_run(i)) {
+        scan.first_broken_run = i;
+        break;
+      }
+    }
+  }
+  // Collected locally: neighbouring chunks' scans share cache lines, and other threads write those.
+  std::vector<size_t> run_starts;
+  if (lo == 0) run_starts.push_back(0);
+  for (size_t i = from; i < hi; ++i)
+    if (trajectory[i] != trajectory[i - 1]) run_starts.push_back(i);
+  scan.run_starts = std::move(run_starts);
+}
+
 }  // namespace
 
 BatchLayout validate_and_layout(const BatchView& b, bool need_action, int num_threads) {
@@ -31,36 +78,12 @@ BatchLayout validate_and_layout(const BatchView& b, bool need_action, int num_th
   if (!b.group || !b.trajectory || !b.state || !b.success) fail("group, trajectory, state and success are required");
   if (need_action && !b.action) fail("distance='expected' needs the action of every row");
 
-  // Pass 1, parallel over row chunks: the first bad value (non-finite reward, bad cost), the first row
-  // that breaks a trajectory run (group or success changes inside it), and where runs start. Everything
-  // here compares a row with itself or its predecessor, so chunks are independent.
-  struct ChunkScan {
-    size_t first_bad_value = SIZE_MAX;
-    size_t first_broken_run = SIZE_MAX;
-    std::vector<size_t> run_starts;
-  };
+  // Pass 1, parallel over row chunks (see scan_chunk).
   constexpr size_t kChunk = 1 << 14;
   const size_t num_chunks = (n + kChunk - 1) / kChunk;
   std::vector<ChunkScan> chunks(num_chunks);
   parallel_for(num_chunks, 1, resolve_num_threads(num_threads, num_chunks), [&](size_t c0, size_t c1) {
-    for (size_t c = c0; c < c1; ++c) {
-      ChunkScan& scan = chunks[c];
-      const size_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
-      for (size_t i = lo; i < hi; ++i) {
-        const bool bad_reward = b.reward && !std::isfinite(b.reward[i]);
-        const bool bad_cost = b.cost && !(std::isfinite(b.cost[i]) && b.cost[i] > 0.0);
-        if (bad_reward || bad_cost) {
-          scan.first_bad_value = i;
-          break;  // nothing after the first bad value can be reported
-        }
-        if (i == 0 || b.trajectory[i] != b.trajectory[i - 1]) {
-          scan.run_starts.push_back(i);
-        } else if (scan.first_broken_run == SIZE_MAX &&
-                   (b.group[i] != b.group[i - 1] || (b.success[i] != 0) != (b.success[i - 1] != 0))) {
-          scan.first_broken_run = i;
-        }
-      }
-    }
+    for (size_t c = c0; c < c1; ++c) scan_chunk(b, c * kChunk, std::min(n, (c + 1) * kChunk), chunks[c]);
   });
   size_t first_bad_value = SIZE_MAX, first_broken_run = SIZE_MAX;
   for (const ChunkScan& scan : chunks) {

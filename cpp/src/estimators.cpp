@@ -191,7 +191,9 @@ void compute_advantages_into(Method method, const BatchView& batch, const Option
   const size_t num_groups = layout.num_groups();
   if (num_groups == 0) return;
   const int threads = resolve_num_threads(options.num_threads, batch.n / 4096);
-  const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 16));
+  // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
+  // other threads wait at the end; claiming a chunk is one atomic increment.
+  const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
   parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
     thread_local Workspace workspace;
     for (size_t g = begin; g < end; ++g) process_group(method, batch, layout, g, options, workspace, out);
