@@ -114,6 +114,17 @@ def test_option_value_outside_allowed_set(option, value):
         call(**{option: value})
 
 
+def test_checked_options_are_remembered_by_type_and_errors_never():
+    """Options are checked once per distinct set; True and 1 are equal in Python but not as options."""
+    call(normalize_distance=True)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="normalize_distance"):
+            call(normalize_distance=1)
+        with pytest.raises(ValueError, match="omega"):
+            call(omega=1.5)
+    call(normalize_distance=np.bool_(True))  # numpy scalars are checked every time, never cached
+
+
 def test_expected_distance_needs_actions():
     with pytest.raises(ValueError, match="action"):
         call(distance="expected")

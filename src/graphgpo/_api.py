@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -92,12 +93,26 @@ def _check_method(method: Any) -> str:
     return method
 
 
-def _options_with_threads(options: dict[str, Any], num_threads: int | None) -> str:
-    if num_threads is not None:
-        options = {**options, "num_threads": int(num_threads)}
-    encoded = options_json(options)
+_PLAIN_OPTION_TYPES = (bool, int, float, str, type(None))
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_options(items: tuple[tuple[str, type, Any], ...]) -> str:
+    encoded = options_json({name: value for name, _, value in items})
     _core.check_options(encoded)  # fail on a bad option before any state is hashed
     return encoded
+
+
+def _options_with_threads(options: dict[str, Any], num_threads: int | None) -> str:
+    """The options as checked JSON. A training loop passes the same few options every step, so plain
+    values are encoded and checked once (errors are not cached: a bad option raises every time)."""
+    if num_threads is not None:
+        options = {**options, "num_threads": int(num_threads)}
+    # The type is part of the key: 1, 1.0 and True are equal in Python but not to the option parser.
+    items = tuple((name, type(value), value) for name, value in options.items())
+    if all(t in _PLAIN_OPTION_TYPES for _, t, _ in items):
+        return _checked_options(items)
+    return _checked_options.__wrapped__(items)
 
 
 def advantages(method: str, *, group, trajectory, state, success, next_state=None, valid=None, reward=None,
