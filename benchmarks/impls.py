@@ -46,6 +46,7 @@ class Impl:
     prepare: Callable[[], Any]
     call: Callable[[Any], Any]
     method: str | None = None  # set for advantage estimators, whose outputs are checked against the reference
+    cold: bool = False  # timed from a cold start (gc.collect() before every call; see timing.py)
 
 
 def load_reference() -> Callable[..., list[float]] | None:
@@ -206,7 +207,8 @@ def xxh3_impls(batch: Batch) -> list[Impl]:
 def engine_impls(
     batch: Batch, engine: Any, *, methods=METHODS, threads=(1,), extra_threads=(2,), fingerprint: bool = True
 ) -> list[Impl]:
-    """Engine rows: ``fingerprint`` alone, each method at ``threads``, graphgpo also at ``extra_threads``."""
+    """Engine rows: ``fingerprint`` alone, each method at ``threads``, graphgpo also at ``extra_threads``;
+    with ``extra_threads``, graphgpo at 1 thread and at those again from a cold start."""
     out = []
     if fingerprint:
         # Hash on one thread, like the xxh3 loop, if the engine lets us choose.
@@ -217,15 +219,17 @@ def engine_impls(
         )
     runs = [(m, k) for m in methods for k in threads]
     runs += [("graphgpo", k) for k in extra_threads if "graphgpo" in methods and k not in threads]
-    for m, k in runs:
+    cold_runs = [("graphgpo", k) for k in (1, *extra_threads)] if extra_threads and "graphgpo" in methods else []
+    for (m, k), cold in [*((run, False) for run in runs), *((run, True) for run in cold_runs)]:
         plural = "thread" if k == 1 else "threads"
         out.append(
             Impl(
-                f"engine/{m}/{k}",
-                f"engine {m}, {k} {plural}",
+                f"engine/{m}/{k}" + ("/cold" if cold else ""),
+                f"engine {m}, {k} {plural}" + (", cold start" if cold else ""),
                 lambda: engine_inputs(batch),
                 lambda kw, m=m, k=k: engine.advantages(m, num_threads=k, **kw),
                 method=m,
+                cold=cold,
             )
         )
     return out

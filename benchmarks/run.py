@@ -84,7 +84,12 @@ def run_shape(shape: data.Shape, engine, reference, args) -> ShapeResult:
         row = Row(impl.key, impl.label)
         try:
             timing = best_of(
-                impl.prepare, impl.call, repeat=args.repeat, slow_s=args.slow_s, budget_s=args.budget_s
+                impl.prepare,
+                impl.call,
+                repeat=args.repeat,
+                slow_s=args.slow_s,
+                budget_s=args.budget_s,
+                cold=impl.cold,
             )
         except Exception as exc:  # one broken implementation must not hide the others' numbers
             row.note = f"error: {type(exc).__name__}: {exc}"[:200]

@@ -16,7 +16,7 @@ if (
 ):  # `benchmarks` is a top-level folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import data, published_style  # noqa: E402
+from benchmarks import data, published_style, timing  # noqa: E402
 
 
 def _load_reference():
@@ -155,5 +155,34 @@ def test_quick_run_writes_a_table(tmp_path, engine):
     report = out.read_text()
     assert "## Targets" in report and "| implementation | time |" in report
     assert "published style, graphgpo" in report and "linear Python (reference), graphgpo" in report
+    assert "engine graphgpo, 2 threads, cold start" in report
     if engine == "reference":
         assert "STAND-IN" in report and "engine graphgpo, 1 thread" in report
+
+
+@pytest.mark.parametrize("cold", [False, True])
+def test_timing_regimes(cold):
+    """Steady state: the collector is off during the series and never runs between calls; cold start: a
+    full collection before every call, outside the timer."""
+    import gc
+
+    events = []
+    calls = []
+
+    def on_gc(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            events.append(len(calls))
+
+    def call(inputs):
+        calls.append(gc.isenabled())
+        return inputs
+
+    gc.callbacks.append(on_gc)
+    try:
+        result = timing.best_of(lambda: 7, call, repeat=3, slow_s=10, budget_s=10, cold=cold)
+    finally:
+        gc.callbacks.remove(on_gc)
+    assert result.output == 7 and result.runs == 3 and result.warmed_up
+    assert calls == [False] * 4  # warm-up + 3 runs, collector off in every one
+    assert events == ([0, 0, 1, 2, 3] if cold else [0])  # before the series; and before each call if cold
+    assert gc.isenabled()
