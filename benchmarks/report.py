@@ -371,6 +371,34 @@ How this was measured (see benchmarks/README.md):
 """
 
 
+def _torch_sees_a_gpu() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "no (torch not installed)"
+    return "yes" if torch.cuda.is_available() else "no"
+
+
+def gpu_section(engine: Any) -> list[str]:
+    """Where GPU numbers come from, and whether this machine could have produced any (it is not timed here)."""
+    info = getattr(engine, "build_info", None)
+    try:
+        built = bool(info().get("cuda")) if callable(info) else False
+    except Exception:  # report, never fail the benchmark over it
+        built = False
+    return [
+        "## GPU",
+        "",
+        "This command times the CPU engine only. The CUDA path (`graphgpo.cuda`, a `GRAPHGPO_CUDA=ON` build) is",
+        "timed against the CPU engine and a torch-only implementation by `python benchmarks/gpu.py` on a CUDA",
+        "machine, and checked by `tests/test_cuda.py`; what has and has not run on a GPU is in docs/cuda.md.",
+        "",
+        f"On this machine: engine built with CUDA: {'yes' if built else 'no'}; a CUDA GPU visible to torch: "
+        f"{_torch_sees_a_gpu()}. No GPU timings are reported here.",
+        "",
+    ]
+
+
 def render(
     *,
     info: list[tuple[str, str]],
@@ -379,6 +407,7 @@ def render(
     command: str,
     quick: bool,
     stand_in: bool,
+    engine: Any = None,
 ) -> str:
     lines = ["# graphgpo benchmark results", "", f"Produced by `{command}`.", ""]
     if quick:
@@ -396,5 +425,6 @@ def render(
         lines += shape_section(res)
     if sweep:
         lines += sweep_section(sweep)
+    lines += gpu_section(engine)
     lines += ["## Method", "", METHOD_NOTES]
     return "\n".join(lines)

@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         command=command.strip(),
         quick=args.quick,
         stand_in=args.engine == "reference",
+        engine=engine,
     )
     print(report)
     out = Path(args.out)

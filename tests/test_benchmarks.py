@@ -156,6 +156,7 @@ def test_quick_run_writes_a_table(tmp_path, engine):
     assert "## Targets" in report and "| implementation | time |" in report
     assert "published style, graphgpo" in report and "linear Python (reference), graphgpo" in report
     assert "engine graphgpo, 2 threads, cold start" in report
+    assert "## GPU" in report and "No GPU timings are reported here." in report
     if engine == "reference":
         assert "STAND-IN" in report and "engine graphgpo, 1 thread" in report
 
