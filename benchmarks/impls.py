@@ -47,6 +47,7 @@ class Impl:
     call: Callable[[Any], Any]
     method: str | None = None  # set for advantage estimators, whose outputs are checked against the reference
     cold: bool = False  # timed from a cold start (gc.collect() before every call; see timing.py)
+    together: str | None = None  # implementations with the same tag are timed in turn (compared as a ratio)
 
 
 def load_reference() -> Callable[..., list[float]] | None:
@@ -230,6 +231,9 @@ def engine_impls(
                 lambda kw, m=m, k=k: engine.advantages(m, num_threads=k, **kw),
                 method=m,
                 cold=cold,
+                # 1 vs 2 threads is a ratio: time them in turn, so machine noise hits both alike.
+                together=("graphgpo-threads" + ("-cold" if cold else "")) if m == "graphgpo" and extra_threads
+                else None,
             )
         )
     return out

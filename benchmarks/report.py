@@ -346,8 +346,11 @@ def sweep_section(sweep: list[ShapeResult]) -> list[str]:
 METHOD_NOTES = """\
 How this was measured (see benchmarks/README.md):
 - Every time is the best of k runs after one warm-up run (`time.perf_counter`; the garbage collector runs
-  once before each series and is off during it, as `timeit` does). A run whose warm-up takes longer than
-  the slow threshold is timed once.
+  once before each series and is off during it, as `timeit` does): k is at least `--repeat`, more for fast
+  calls (until about 0.5 s of timed calls, like `timeit`'s autorange; at most 1000), cut to the time budget.
+  A run whose warm-up takes longer than the slow threshold is timed once.
+- The engine's graphgpo at 1 and at 2 threads are timed in turn, round after round (their cold-start rows
+  likewise), so that a noisy stretch of this shared machine hits both alike.
 - "cold start" rows run `gc.collect()` before every call (outside the timer): on a big heap that leaves the
   caches cold and the engine's worker thread parked, as on the first call of a training step. The
   2-thread targets are judged on the steady-state rows; the cold-start ratio is quoted next to them.

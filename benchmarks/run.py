@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
 
 from benchmarks import data, impls  # noqa: E402
 from benchmarks.report import Row, ShapeResult, batch_stats, machine_info, render  # noqa: E402
-from benchmarks.timing import best_of  # noqa: E402
+from benchmarks.timing import best_of_interleaved  # noqa: E402
 
 ALL_SHAPES = (*data.SHAPES, "sweep")
 QUADRATIC_SKIP = {"huge"}  # shapes on which the published style is not run
@@ -80,27 +80,33 @@ def run_shape(shape: data.Shape, engine, reference, args) -> ShapeResult:
     _log(f"[{shape.name}] {len(batch):,} rows generated in {time.perf_counter() - start:.1f} s")
     todo, skipped = plan(shape.name, batch, engine, reference)
     outputs: dict[str, tuple[str, np.ndarray]] = {}  # key -> (method, advantages)
+    done: set[str] = set()
     for impl in todo:
-        row = Row(impl.key, impl.label)
+        if impl.key in done:
+            continue
+        batch_of = [i for i in todo if i.together is not None and i.together == impl.together] or [impl]
+        done.update(i.key for i in batch_of)
+        rows = [Row(i.key, i.label) for i in batch_of]
         try:
-            timing = best_of(
-                impl.prepare,
-                impl.call,
+            timings = best_of_interleaved(
+                [(i.prepare, i.call) for i in batch_of],
                 repeat=args.repeat,
                 slow_s=args.slow_s,
                 budget_s=args.budget_s,
                 cold=impl.cold,
             )
         except Exception as exc:  # one broken implementation must not hide the others' numbers
-            row.note = f"error: {type(exc).__name__}: {exc}"[:200]
-            _log(f"[{shape.name}] {impl.label}: {row.note}")
-            result.rows.append(row)
+            for i, row in zip(batch_of, rows):
+                row.note = f"error: {type(exc).__name__}: {exc}"[:200]
+                _log(f"[{shape.name}] {i.label}: {row.note}")
+            result.rows += rows
             continue
-        row.seconds, row.cpu_seconds, row.runs = timing.seconds, timing.cpu_seconds, timing.describe_runs()
-        if impl.method is not None:
-            outputs[impl.key] = (impl.method, np.asarray(timing.output, dtype=np.float64))
-        _log(f"[{shape.name}] {impl.label}: {row.seconds * 1e3:,.1f} ms ({row.runs})")
-        result.rows.append(row)
+        for i, row, timing in zip(batch_of, rows, timings):
+            row.seconds, row.cpu_seconds, row.runs = timing.seconds, timing.cpu_seconds, timing.describe_runs()
+            if i.method is not None:
+                outputs[i.key] = (i.method, np.asarray(timing.output, dtype=np.float64))
+            _log(f"[{shape.name}] {i.label}: {row.seconds * 1e3:,.1f} ms ({row.runs})")
+        result.rows += rows
     for row in result.rows:
         if row.key in outputs and f"python/{outputs[row.key][0]}" in outputs:
             method, values = outputs[row.key]

@@ -10,10 +10,13 @@ woken, as on the first call of a training step.
 from __future__ import annotations
 
 import gc
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+MAX_RUNS = 1000  # timed runs per measurement, at most
 
 
 @dataclass
@@ -54,35 +57,62 @@ def best_of(
     slow_s: float,
     budget_s: float,
     cold: bool = False,
+    min_total_s: float = 0.5,
 ) -> Timing:
-    """Time ``call(prepare())``: a warm-up run, then up to ``repeat`` timed runs; keep the fastest.
+    """Time ``call(prepare())``: a warm-up run, then timed runs; keep the fastest.
 
     ``prepare`` runs outside the timer before every call (fresh inputs each time). If the warm-up run
-    takes longer than ``slow_s`` it is reported as the only run; otherwise the number of timed runs is
-    cut so that they fit in about ``budget_s`` seconds (at least one). ``cold``: see the module docstring.
+    takes longer than ``slow_s`` it is reported as the only run. Otherwise there are at least ``repeat``
+    timed runs, more for fast calls (until about ``min_total_s`` of timed calls, like ``timeit``'s
+    autorange), all cut to fit in about ``budget_s`` seconds (at least one). ``cold``: see the module
+    docstring.
     """
+    return best_of_interleaved(
+        [(prepare, call)], repeat=repeat, slow_s=slow_s, budget_s=budget_s, cold=cold, min_total_s=min_total_s
+    )[0]
+
+
+def best_of_interleaved(
+    items: list[tuple[Callable[[], Any], Callable[[Any], Any]]],
+    *,
+    repeat: int,
+    slow_s: float,
+    budget_s: float,
+    cold: bool = False,
+    min_total_s: float = 0.5,
+) -> list[Timing]:
+    """:func:`best_of` for several ``(prepare, call)`` pairs timed in turn, round after round, so that a
+    noisy stretch of a shared machine hits all of them alike: for ratios between them (1 vs 2 threads)."""
     gc.collect()
     gc.disable()
     try:
-        return _best_of(prepare, call, repeat=repeat, slow_s=slow_s, budget_s=budget_s, cold=cold)
+        return _best_of_interleaved(items, repeat, slow_s, budget_s, cold, min_total_s)
     finally:
         gc.enable()
 
 
-def _best_of(prepare, call, *, repeat: int, slow_s: float, budget_s: float, cold: bool) -> Timing:
-    def one_run() -> tuple[float, float, Any]:
+def _best_of_interleaved(items, repeat, slow_s, budget_s, cold, min_total_s) -> list[Timing]:
+    def one_run(prepare, call) -> tuple[float, float, Any]:
         inputs = prepare()
         if cold:
             gc.collect()
         return _timed_call(call, inputs)
 
-    first, first_cpu, output = one_run()
-    if first > slow_s:
-        return Timing(first, first_cpu, 1, warmed_up=False, output=output)
-    runs = max(1, min(repeat, int(budget_s / max(first, 1e-9))))
-    best, best_cpu = float("inf"), 0.0
+    started = time.perf_counter()
+    firsts = [one_run(prepare, call) for prepare, call in items]
+    round_wall_s = time.perf_counter() - started  # with input preparation (and collections)
+    round_s = max(sum(seconds for seconds, _, _ in firsts), 1e-9)
+    if any(seconds > slow_s for seconds, _, _ in firsts):
+        return [Timing(seconds, cpu, 1, warmed_up=False, output=output) for seconds, cpu, output in firsts]
+    wanted = max(repeat, math.ceil(min_total_s / round_s))
+    runs = max(1, min(wanted, MAX_RUNS, int(budget_s / max(round_wall_s, 1e-9))))
+    best = [(float("inf"), 0.0)] * len(items)
     for _ in range(runs):
-        seconds, cpu, _ = one_run()
-        if seconds < best:
-            best, best_cpu = seconds, cpu
-    return Timing(best, best_cpu, runs, warmed_up=True, output=output)
+        for k, (prepare, call) in enumerate(items):
+            seconds, cpu, _ = one_run(prepare, call)
+            if seconds < best[k][0]:
+                best[k] = (seconds, cpu)
+    return [
+        Timing(seconds, cpu, runs, warmed_up=True, output=first[2])
+        for (seconds, cpu), first in zip(best, firsts)
+    ]

@@ -161,6 +161,34 @@ def test_quick_run_writes_a_table(tmp_path, engine):
         assert "STAND-IN" in report and "engine graphgpo, 1 thread" in report
 
 
+def test_interleaved_timing_takes_turns_and_repeats_fast_calls():
+    """Round after round, each pair in turn; fast calls get more runs than ``repeat`` (autorange), capped
+    by the budget, which counts input preparation too."""
+    import time
+
+    order = []
+
+    def item(name, seconds):
+        def call(inputs):
+            order.append(name)
+            time.sleep(seconds)
+            return name
+
+        return (lambda: None), call
+
+    timings = timing.best_of_interleaved([item("a", 0.002), item("b", 0.001)], repeat=2, slow_s=10,
+                                         budget_s=10, min_total_s=0.05)
+    runs = timings[0].runs
+    assert 2 < runs <= 17 and all(t.runs == runs for t in timings)  # about 0.05 s / 3 ms per round
+    assert order == ["a", "b"] * (runs + 1)
+    assert [t.output for t in timings] == ["a", "b"]
+    assert timings[0].seconds >= 0.002 and timings[1].seconds >= 0.001
+
+    slow_prepare = timing.best_of_interleaved([((lambda: time.sleep(0.05)), lambda x: x)], repeat=1,
+                                              slow_s=10, budget_s=0.2, min_total_s=1.0)
+    assert slow_prepare[0].runs <= 4  # the budget counts the 50 ms preparation, not just the call
+
+
 @pytest.mark.parametrize("cold", [False, True])
 def test_timing_regimes(cold):
     """Steady state: the collector is off during the series and never runs between calls; cold start: a
@@ -180,7 +208,7 @@ def test_timing_regimes(cold):
 
     gc.callbacks.append(on_gc)
     try:
-        result = timing.best_of(lambda: 7, call, repeat=3, slow_s=10, budget_s=10, cold=cold)
+        result = timing.best_of(lambda: 7, call, repeat=3, slow_s=10, budget_s=10, cold=cold, min_total_s=0)
     finally:
         gc.callbacks.remove(on_gc)
     assert result.output == 7 and result.runs == 3 and result.warmed_up
