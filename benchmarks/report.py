@@ -233,13 +233,19 @@ def _git_revision() -> str:
     return (rev or "no commit") + (" (working tree has uncommitted changes)" if dirty else "")
 
 
-def _engine_build(engine: Any) -> str:
+def _build_info(engine: Any) -> Any:
+    """``engine.build_info()`` (a dict), a message if it raised, or None if the engine has none."""
     info = getattr(engine, "build_info", None)
-    if callable(info):
-        try:
-            info = info()
-        except Exception as exc:  # report, never fail the benchmark over it
-            info = f"build_info() raised {exc!r}"
+    if not callable(info):
+        return None
+    try:
+        return info()
+    except Exception as exc:  # report, never fail the benchmark over it
+        return f"build_info() raised {exc!r}"
+
+
+def _engine_build(engine: Any) -> str:
+    info = _build_info(engine)
     return str(info) if info is not None else "not reported"
 
 
@@ -384,11 +390,8 @@ def _torch_sees_a_gpu() -> str:
 
 def gpu_section(engine: Any) -> list[str]:
     """Where GPU numbers come from, and whether this machine could have produced any (it is not timed here)."""
-    info = getattr(engine, "build_info", None)
-    try:
-        built = bool(info().get("cuda")) if callable(info) else False
-    except Exception:  # report, never fail the benchmark over it
-        built = False
+    info = _build_info(engine)
+    built = isinstance(info, dict) and bool(info.get("cuda"))
     return [
         "## GPU",
         "",

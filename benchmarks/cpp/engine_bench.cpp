@@ -51,36 +51,37 @@ int main(int argc, char** argv) {
   b.state = fp.data();
   b.success = success.data();
   std::vector<double> out(rows);
-  // Validation and trajectory layout alone: the part of every call that is partly serial.
-  double layout_base = 0;
-  for (int threads : {1, 2}) {
+  // Best wall time of `repeats` calls, each after between_calls(); one printed line per (step, threads).
+  const auto best_seconds = [&](const auto& call) {
     double best = 1e30;
     for (int r = 0; r < repeats; ++r) {
       between_calls();
       const auto t0 = std::chrono::steady_clock::now();
-      const BatchLayout layout = validate_and_layout(b, false, threads);
+      call();
       best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      if (layout.num_groups() == 0) std::abort();
     }
-    if (threads == 1) layout_base = best;
-    std::printf("%-9s threads=%d  %8.2f ms  %6.1f ns/row  speedup %.2fx\n", "layout", threads, best * 1e3,
-                best * 1e9 / static_cast<double>(rows), layout_base / best);
+    return best;
+  };
+  const auto report = [&](const char* step, int threads, double seconds, double one_thread_seconds) {
+    std::printf("%-9s threads=%d  %8.2f ms  %6.1f ns/row  speedup %.2fx\n", step, threads, seconds * 1e3,
+                seconds * 1e9 / static_cast<double>(rows), one_thread_seconds / seconds);
+  };
+  // Validation and trajectory layout alone: the part of every call that is partly serial.
+  double base = 0;
+  for (int threads : {1, 2}) {
+    const double best = best_seconds([&] {
+      if (validate_and_layout(b, false, threads).num_groups() == 0) std::abort();
+    });
+    if (threads == 1) base = best;
+    report("layout", threads, best, base);
   }
   for (Method m : {Method::Grpo, Method::Gigpo, Method::GraphGpo}) {
-    double base = 0;
     for (int threads : {1, 2}) {
       Options o;
       o.num_threads = threads;
-      double best = 1e30;
-      for (int r = 0; r < repeats; ++r) {
-        between_calls();
-        const auto t0 = std::chrono::steady_clock::now();
-        compute_advantages_into(m, b, o, out.data());
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      }
+      const double best = best_seconds([&] { compute_advantages_into(m, b, o, out.data()); });
       if (threads == 1) base = best;
-      std::printf("%-9s threads=%d  %8.2f ms  %6.1f ns/row  speedup %.2fx\n", method_name(m), threads, best * 1e3,
-                  best * 1e9 / static_cast<double>(rows), base / best);
+      report(method_name(m), threads, best, base);
     }
   }
   if (flush_sum == 42) std::printf("\n");  // keeps the flush loop
