@@ -9,7 +9,10 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
+
+import graphgpo
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc are Linux")
 
@@ -68,3 +71,25 @@ def test_caller_that_finds_the_pool_busy_never_aborts():
         print("ok")
     """)
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
+
+
+@pytest.mark.parametrize("bad", [1.5, 2.0, "2", True, np.float64(3.0)])
+@pytest.mark.parametrize("call", ["advantages", "fingerprint", "build_graphs"])
+def test_num_threads_must_be_an_integer(call, bad):
+    batch = dict(group=[0, 0], trajectory=[0, 1], state=[1, 2], success=[1, 0])
+    with pytest.raises(TypeError, match="num_threads must be an integer"):
+        if call == "advantages":
+            graphgpo.advantages("graphgpo", **batch, num_threads=bad)
+        elif call == "fingerprint":
+            graphgpo.fingerprint(["a", "b"], num_threads=bad)
+        else:
+            graphgpo.build_graphs(**batch, num_threads=bad)
+
+
+def test_num_threads_accepts_integers_and_none():
+    batch = dict(group=[0, 0], trajectory=[0, 1], state=[1, 2], success=[1, 0])
+    want = graphgpo.advantages("graphgpo", **batch)
+    for ok in (None, 0, 1, 3, np.int64(2), np.uint8(2)):
+        np.testing.assert_array_equal(graphgpo.advantages("graphgpo", **batch, num_threads=ok), want)
+    with pytest.raises(ValueError, match="num_threads must be >= 0"):
+        graphgpo.advantages("graphgpo", **batch, num_threads=-1)
