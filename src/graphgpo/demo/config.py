@@ -3,10 +3,11 @@ hyperparameters (:data:`TUNED`, and how they were chosen)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DemoConfig", "ESTIMATORS", "ENV_SETTINGS", "TUNED", "QUICK"]
+__all__ = ["DemoConfig", "ConfigError", "ESTIMATORS", "ENV_SETTINGS", "TUNED", "QUICK", "validate"]
 
 ESTIMATORS = ("grpo", "gigpo", "graphgpo")
 
@@ -82,3 +83,53 @@ class DemoConfig:
     @property
     def iterations(self) -> int:
         return max(1, self.episodes // self.episodes_per_iteration)
+
+
+class ConfigError(ValueError):
+    """A demo setting outside its allowed range; the message names the setting and fits on one line."""
+
+
+def _check(ok: bool, name: str, rule: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{name} must be {rule}, got {value!r}")
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def validate(cfg: DemoConfig) -> None:
+    """Raise :class:`ConfigError` naming the first setting outside its range (before anything runs)."""
+    _check(cfg.env in ENV_SETTINGS, "env", f"one of {', '.join(sorted(ENV_SETTINGS))}", cfg.env)
+    _check(cfg.policy in TUNED, "policy", f"one of {', '.join(sorted(TUNED))}", cfg.policy)
+    _check(len(cfg.estimators) > 0, "estimators", "a non-empty list", cfg.estimators)
+    unknown = [e for e in cfg.estimators if e not in ESTIMATORS]
+    _check(not unknown, "estimators", f"some of {', '.join(ESTIMATORS)}", ",".join(unknown))
+    _check(len(set(cfg.estimators)) == len(cfg.estimators), "estimators", "listed once each", cfg.estimators)
+    for name in ("seeds", "episodes", "groups", "rollouts", "num_levels", "hidden", "ppo_epochs", "minibatches",
+                 "eval_rollouts"):
+        value = getattr(cfg, name)
+        _check(_int(value) and value >= 1, name, "an integer >= 1", value)
+    for name in ("first_seed", "level_seed", "max_steps"):
+        value = getattr(cfg, name)
+        _check(_int(value) and value >= 0, name, "an integer >= 0", value)
+    if cfg.threads is not None:
+        _check(_int(cfg.threads) and cfg.threads >= 1, "threads", "an integer >= 1", cfg.threads)
+    for name in ("lr", "entropy_coef"):
+        value = getattr(cfg, name)
+        if value is not None:
+            _check(_number(value) and (value > 0 if name == "lr" else value >= 0), name,
+                   "a finite number > 0" if name == "lr" else "a finite number >= 0", value)
+    _check(_number(cfg.clip) and cfg.clip > 0, "clip", "a finite number > 0", cfg.clip)
+    _check(_number(cfg.max_grad_norm) and cfg.max_grad_norm >= 0, "max_grad_norm", "a finite number >= 0",
+           cfg.max_grad_norm)
+    _check(_number(cfg.target) and 0 < cfg.target <= 1, "target", "a success rate in (0, 1]", cfg.target)
+    omega = cfg.options.get("graphgpo", {}).get("omega", 0.5)
+    _check(_number(omega) and 0 < omega < 1, "omega", "in (0, 1)", omega)
+    gamma = cfg.options.get("gigpo", {}).get("gamma", 0.5)
+    _check(_number(gamma) and 0 <= gamma <= 1, "gamma", "in [0, 1]", gamma)
+    _check(isinstance(cfg.out, str) and cfg.out != "", "out", "a directory path", cfg.out)
