@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
+
+#include "graphgpo/error.hpp"
 
 namespace graphgpo {
 inline namespace v0 {
@@ -35,6 +38,7 @@ void dijkstra(const GroupGraph& g, const double* cost, std::vector<double>& dist
   const auto later = std::greater<std::pair<double, int32_t>>();
   dist[0] = 0.0;
   heap.emplace_back(0.0, 0);
+  std::vector<std::pair<int32_t, size_t>> overflowed;  // (node, row) of path costs beyond float64; rare
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);
     const auto [d, v] = heap.back();
@@ -44,6 +48,7 @@ void dijkstra(const GroupGraph& g, const double* cost, std::vector<double>& dist
       const size_t e = static_cast<size_t>(g.in_edges[static_cast<size_t>(k)]);
       const int32_t u = g.edge_src[e];
       const double candidate = d + cost[g.edge_row[e]];
+      if (candidate == kInf) overflowed.emplace_back(u, static_cast<size_t>(g.edge_row[e]));
       if (candidate < dist[static_cast<size_t>(u)]) {
         dist[static_cast<size_t>(u)] = candidate;
         heap.emplace_back(candidate, u);
@@ -51,6 +56,12 @@ void dijkstra(const GroupGraph& g, const double* cost, std::vector<double>& dist
       }
     }
   }
+  // A state whose only paths to SUCCESS cost more than float64 holds would look unreachable.
+  size_t overflow_row = SIZE_MAX;
+  for (const auto& [u, row] : overflowed)
+    if (dist[static_cast<size_t>(u)] == kInf) overflow_row = std::min(overflow_row, row);
+  if (overflow_row != SIZE_MAX)
+    row_fail(overflow_row, "cost: the path cost from this row to SUCCESS is beyond the float64 range");
 }
 
 // Per (state, action): mean cost and outcome counts, in order of first appearance.
@@ -81,7 +92,12 @@ void build_action_model(const GroupGraph& g, const BatchView& b, DistanceScratch
     for (const auto& edges : block_edges) {
       double cost_sum = 0.0;
       for (int64_t e : edges) cost_sum += b.cost ? b.cost[g.edge_row[static_cast<size_t>(e)]] : 1.0;
-      s.block_mean_cost.push_back(cost_sum / static_cast<double>(edges.size()));
+      double mean_cost = cost_sum / static_cast<double>(edges.size());
+      if (!std::isfinite(mean_cost)) {  // the sum overflowed; the mean of finite costs is finite
+        mean_cost = 0.0;
+        for (int64_t e : edges) mean_cost += b.cost[g.edge_row[static_cast<size_t>(e)]] / static_cast<double>(edges.size());
+      }
+      s.block_mean_cost.push_back(mean_cost);
       s.block_total.push_back(static_cast<double>(edges.size()));
       const size_t first_outcome = s.outcome_node.size();
       for (int64_t e : edges) {
@@ -120,7 +136,14 @@ void bellman(const GroupGraph& g, const BatchView& b, double far, std::vector<do
         double expected = 0.0;
         for (int64_t o = s.block_outcome_offsets[k]; o < s.block_outcome_offsets[k + 1]; ++o)
           expected += s.outcome_count[static_cast<size_t>(o)] * dist[static_cast<size_t>(s.outcome_node[static_cast<size_t>(o)])];
-        const double q = s.block_mean_cost[k] + expected / s.block_total[k];
+        expected /= s.block_total[k];
+        if (!std::isfinite(expected)) {  // counts times distances near 1e308 overflowed; their mean did not
+          expected = 0.0;
+          for (int64_t o = s.block_outcome_offsets[k]; o < s.block_outcome_offsets[k + 1]; ++o)
+            expected += s.outcome_count[static_cast<size_t>(o)] / s.block_total[k] *
+                        dist[static_cast<size_t>(s.outcome_node[static_cast<size_t>(o)])];
+        }
+        const double q = s.block_mean_cost[k] + expected;
         best = std::min(best, q);
       }
       next[v] = best;

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <string>
 
 #include "graphgpo/distances.hpp"
+#include "graphgpo/error.hpp"
 #include "graphgpo/graph.hpp"
 #include "graphgpo/normalize.hpp"
 #include "graphgpo/parallel.hpp"
@@ -58,6 +61,26 @@ void for_each_trajectory(const BatchLayout& layout, size_t g, Body body) {
   }
 }
 
+// The batch row of the e-th row of group g (group row order). Only for error messages: it walks the runs.
+size_t group_row(const BatchLayout& layout, size_t g, size_t e) {
+  size_t row = 0;
+  bool found = false;
+  for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
+    if (found) return;
+    if (e < hi - lo) {
+      row = lo + e;
+      found = true;
+    } else {
+      e -= hi - lo;
+    }
+  });
+  return row;
+}
+
+// Finite inputs can still produce values float64 cannot hold (sums of rewards near 1e308, a huge weight):
+// such a row is an error naming the row and the quantity, never an inf or NaN advantage.
+const char* const kBeyondFloat64 = " is beyond the float64 range";
+
 // A_E for every row of the group, in group row order (SPEC "Episode advantage").
 void episode_advantage(const BatchView& b, const BatchLayout& layout, size_t g, const Options& o, Workspace& w) {
   const size_t num_rows = static_cast<size_t>(layout.group_num_rows[g]);
@@ -67,6 +90,9 @@ void episode_advantage(const BatchView& b, const BatchLayout& layout, size_t g, 
     double total = 0.0;
     if (b.reward) {
       for (size_t i = lo; i < hi; ++i) total += b.reward[i];
+      if (!std::isfinite(total))
+        row_fail(lo, "reward: the sum of trajectory " + std::to_string(b.trajectory[lo]) + "'s rewards" +
+                         kBeyondFloat64);
     } else if (b.success[lo]) {
       total = o.success_reward;
     }
@@ -79,10 +105,15 @@ void episode_advantage(const BatchView& b, const BatchLayout& layout, size_t g, 
     size_t e = 0;
     size_t t = 0;
     for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
-      for (size_t i = lo; i < hi; ++i, ++e) values[e] = ep[t] - ((!b.valid || b.valid[i]) ? 0.0 : o.invalid_penalty);
+      for (size_t i = lo; i < hi; ++i, ++e) {
+        values[e] = ep[t] - ((!b.valid || b.valid[i]) ? 0.0 : o.invalid_penalty);
+        if (!std::isfinite(values[e])) row_fail(i, std::string("the episode score (episode reward - invalid_penalty)") + kBeyondFloat64);
+      }
       ++t;
     });
-    normalize_segment(values.data(), num_rows, o.norm, o.eps, SingletonRule::MeanZeroStdOne, w.episode_adv.data());
+    const size_t bad =
+        normalize_segment(values.data(), num_rows, o.norm, o.eps, SingletonRule::MeanZeroStdOne, w.episode_adv.data());
+    if (bad < num_rows) row_fail(group_row(layout, g, bad), std::string("A_E (score - mean)") + kBeyondFloat64);
     return;
   }
   // Per trajectory: one score each (episode reward minus the penalty of each invalid row).
@@ -92,9 +123,16 @@ void episode_advantage(const BatchView& b, const BatchLayout& layout, size_t g, 
     if (b.valid)
       for (size_t i = lo; i < hi; ++i) invalid += b.valid[i] ? 0 : 1;
     ep[t] = ep[t] - o.invalid_penalty * static_cast<double>(invalid);
+    if (!std::isfinite(ep[t]))
+      row_fail(lo, "the episode score of trajectory " + std::to_string(b.trajectory[lo]) +
+                       " (episode reward - invalid_penalty per invalid row)" + kBeyondFloat64);
     ++t;
   });
-  normalize_segment(ep.data(), ep.size(), o.norm, o.eps, SingletonRule::MeanZeroStdOne, ep.data());
+  const size_t bad = normalize_segment(ep.data(), ep.size(), o.norm, o.eps, SingletonRule::MeanZeroStdOne, ep.data());
+  if (bad < ep.size()) {
+    const size_t trajectory = static_cast<size_t>(layout.group_trajs[static_cast<size_t>(layout.group_traj_offsets[g]) + bad]);
+    row_fail(static_cast<size_t>(layout.traj_begin[trajectory]), std::string("A_E (score - mean)") + kBeyondFloat64);
+  }
   size_t e = 0;
   t = 0;
   for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
@@ -111,28 +149,83 @@ void discounted_returns(const BatchView& b, const BatchLayout& layout, size_t g,
     for (size_t i = hi; i-- > lo;) {
       const double r = b.reward ? b.reward[i] : ((i + 1 == hi && b.success[i]) ? o.success_reward : 0.0);
       running = r + o.gamma * running;
+      if (!std::isfinite(running)) row_fail(i, std::string("reward: the discounted return") + kBeyondFloat64);
       w.step_return[e + (i - lo)] = running;
     }
     e += hi - lo;
   });
 }
 
-// GraphGPO step returns: success_reward * omega ** exponent, exponent per convention.
+// The exponent of omega in edge e's GraphGPO step return, per convention.
+double graph_exponent(const BatchView& b, const Options& o, const Workspace& w, size_t e) {
+  const GroupGraph& graph = w.graph;
+  const double d_next = w.dist[static_cast<size_t>(graph.edge_dst[e])];
+  if (o.normalize_distance) return d_next - w.dist[static_cast<size_t>(graph.edge_src[e])] + 1.0;
+  if (o.convention == Convention::Paper) return d_next + (b.cost ? b.cost[graph.edge_row[e]] : 1.0);
+  return d_next;
+}
+
+// GraphGPO step returns: success_reward * omega ** exponent, exponent per convention. May be inf (omega to a
+// large negative power, with normalize_distance): see scaled_graph_step_group.
 void graph_returns(const BatchView& b, const Options& o, Workspace& w) {
   const GroupGraph& graph = w.graph;
   compute_distances(graph, b, o.distance, w.dist, w.distance_scratch);
-  for (size_t e = 0; e < static_cast<size_t>(graph.num_edges()); ++e) {
-    const double d_next = w.dist[static_cast<size_t>(graph.edge_dst[e])];
-    double exponent;
-    if (o.normalize_distance) {
-      exponent = d_next - w.dist[static_cast<size_t>(graph.edge_src[e])] + 1.0;
-    } else if (o.convention == Convention::Paper) {
-      exponent = d_next + (b.cost ? b.cost[graph.edge_row[e]] : 1.0);
-    } else {
-      exponent = d_next;
-    }
-    w.step_return[e] = o.success_reward * w.omega_powers(o.omega, exponent);
+  for (size_t e = 0; e < static_cast<size_t>(graph.num_edges()); ++e)
+    w.step_return[e] = o.success_reward * w.omega_powers(o.omega, graph_exponent(b, o, w, e));
+}
+
+// Below this, every return of a step group is so small that float64 may have rounded their differences away.
+constexpr double kSmallestExactReturn = 0x1p-900;
+
+// Whether a GraphGPO step group's returns overflowed or are all tiny (see scaled_graph_step_group).
+bool needs_scaling(const double* returns, size_t count) {
+  double largest = 0.0;
+  bool finite = true;  // NaN too: success_reward 0 times an overflowed power
+  for (size_t k = 0; k < count; ++k) {
+    const double magnitude = std::fabs(returns[k]);
+    finite &= magnitude <= std::numeric_limits<double>::max();
+    largest = std::max(largest, magnitude);
   }
+  return !finite || largest < kSmallestExactReturn;
+}
+
+// A_S of one GraphGPO step group whose returns (success_reward * omega^x minus invalid_penalty) overflow
+// float64 or are all tiny: each is written as 2^L * y with L the log2 of the largest term, and y computed
+// from exponent differences (omega^(x - x_min)), so nothing overflows; normalization only sees ratios.
+// `edges` are the group's edge ids; returns the index of the first non-finite A_S (norm = Mean), or count.
+size_t scaled_graph_step_group(const BatchView& b, const Options& o, const Workspace& w, const int64_t* edges,
+                               size_t count, double* out) {
+  constexpr double kNone = -std::numeric_limits<double>::infinity();
+  const auto invalid = [&](size_t k) { return b.valid && !b.valid[w.graph.edge_row[static_cast<size_t>(edges[k])]]; };
+  double x_min = std::numeric_limits<double>::infinity();
+  bool any_invalid = false;
+  for (size_t k = 0; k < count; ++k) {
+    x_min = std::min(x_min, graph_exponent(b, o, w, static_cast<size_t>(edges[k])));
+    any_invalid |= invalid(k);
+  }
+  // log2 of the largest return term and of the penalty; -inf where the term is 0.
+  const double log2_return = (o.success_reward == 0.0 || x_min == std::numeric_limits<double>::infinity())
+                                 ? kNone
+                                 : std::log2(std::fabs(o.success_reward)) + x_min * std::log2(o.omega);
+  const double log2_penalty = (any_invalid && o.invalid_penalty != 0.0) ? std::log2(std::fabs(o.invalid_penalty)) : kNone;
+  const double log2_scale = std::max(log2_return, log2_penalty);
+  if (log2_scale == kNone) {  // every value is 0
+    std::fill(out, out + count, 0.0);
+    return count;
+  }
+  const double return_unit = log2_return == kNone ? 0.0 : std::copysign(std::exp2(log2_return - log2_scale), o.success_reward);
+  const double penalty_unit = log2_penalty == kNone ? 0.0 : std::copysign(std::exp2(log2_penalty - log2_scale), o.invalid_penalty);
+  bool all_equal = true;
+  for (size_t k = 0; k < count; ++k) {
+    const double x = graph_exponent(b, o, w, static_cast<size_t>(edges[k]));
+    out[k] = (return_unit == 0.0 ? 0.0 : return_unit * std::pow(o.omega, x - x_min)) - (invalid(k) ? penalty_unit : 0.0);
+    all_equal &= out[k] == out[0];
+  }
+  if (all_equal) {
+    std::fill(out, out + count, 0.0);
+    return count;
+  }
+  return normalize_scaled_segment(out, count, log2_scale, o.norm, o.eps, out);
 }
 
 void process_group(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
@@ -155,8 +248,13 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     graph_returns(b, o, w);
   }
   if (b.valid) {
-    for (size_t e = 0; e < num_edges; ++e)
-      if (!b.valid[graph.edge_row[e]]) w.step_return[e] -= o.invalid_penalty;
+    for (size_t e = 0; e < num_edges; ++e) {
+      if (b.valid[graph.edge_row[e]]) continue;
+      w.step_return[e] -= o.invalid_penalty;
+      // gigpo's returns are finite so far (checked above); graphgpo's are handled per step group below.
+      if (method == Method::Gigpo && !std::isfinite(w.step_return[e]))
+        row_fail(static_cast<size_t>(graph.edge_row[e]), std::string("the step return (reward - invalid_penalty)") + kBeyondFloat64);
+    }
   }
   // Step groups are the rows leaving one node: exactly the out-edges of each node in the CSR.
   auto& gathered = w.gathered;
@@ -164,13 +262,23 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     const int64_t first = graph.out_offsets[v];
     const size_t count = static_cast<size_t>(graph.out_offsets[v + 1] - first);
     if (count == 0) continue;
+    const int64_t* edges = graph.out_edges.data() + first;
     gathered.resize(count);
-    for (size_t k = 0; k < count; ++k)
-      gathered[k] = w.step_return[static_cast<size_t>(graph.out_edges[static_cast<size_t>(first) + k])];
-    normalize_segment(gathered.data(), count, o.norm, o.eps, SingletonRule::Zero, gathered.data());
+    for (size_t k = 0; k < count; ++k) gathered[k] = w.step_return[static_cast<size_t>(edges[k])];
+    size_t bad;
+    if (method == Method::GraphGpo && count > 1 && needs_scaling(gathered.data(), count)) {
+      bad = scaled_graph_step_group(b, o, w, edges, count, gathered.data());
+    } else {
+      bad = normalize_segment(gathered.data(), count, o.norm, o.eps, SingletonRule::Zero, gathered.data());
+    }
+    if (bad < count)
+      row_fail(static_cast<size_t>(graph.edge_row[static_cast<size_t>(edges[bad])]), std::string("A_S (step return - mean)") + kBeyondFloat64);
     for (size_t k = 0; k < count; ++k) {
-      const size_t e = static_cast<size_t>(graph.out_edges[static_cast<size_t>(first) + k]);
-      out[graph.edge_row[e]] = o.episode_weight * w.episode_adv[e] + o.step_weight * gathered[k];
+      const size_t e = static_cast<size_t>(edges[k]);
+      const double a = o.episode_weight * w.episode_adv[e] + o.step_weight * gathered[k];
+      if (!std::isfinite(a))
+        row_fail(static_cast<size_t>(graph.edge_row[e]), std::string("episode_weight * A_E + step_weight * A_S") + kBeyondFloat64);
+      out[graph.edge_row[e]] = a;
     }
   }
 }
@@ -194,10 +302,18 @@ void compute_advantages_into(Method method, const BatchView& batch, const Option
   // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
   // other threads wait at the end; claiming a chunk is one atomic increment.
   const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
+  FirstRowError error;
   parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
     thread_local Workspace workspace;
-    for (size_t g = begin; g < end; ++g) process_group(method, batch, layout, g, options, workspace, out);
+    for (size_t g = begin; g < end; ++g) {
+      try {
+        process_group(method, batch, layout, g, options, workspace, out);
+      } catch (const RowError& e) {
+        error.offer(e);  // the lowest row wins, whatever the thread count
+      }
+    }
   });
+  error.rethrow();
 }
 
 }  // namespace v0

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "graphgpo/distances.hpp"
+#include "graphgpo/error.hpp"
 #include "graphgpo/parallel.hpp"
 #include "graphgpo/version.h"
 
@@ -20,15 +21,21 @@ GraphBatch build_graph_batch(const BatchView& batch, const Options& options) {
   out.distances.resize(num_groups);
   out.unreachable_distance.resize(num_groups);
   const int threads = resolve_num_threads(options.num_threads, batch.n / 4096);
+  FirstRowError error;
   parallel_for(num_groups, 1, threads, [&](size_t begin, size_t end) {
     GraphScratch graph_scratch;
     DistanceScratch distance_scratch;
     for (size_t g = begin; g < end; ++g) {
-      build_group_graph(batch, out.layout, g, out.graphs[g], graph_scratch);
-      out.unreachable_distance[g] =
-          compute_distances(out.graphs[g], batch, options.distance, out.distances[g], distance_scratch);
+      try {
+        build_group_graph(batch, out.layout, g, out.graphs[g], graph_scratch);
+        out.unreachable_distance[g] =
+            compute_distances(out.graphs[g], batch, options.distance, out.distances[g], distance_scratch);
+      } catch (const RowError& e) {
+        error.offer(e);  // the lowest row wins, whatever the thread count
+      }
     }
   });
+  error.rethrow();
   return out;
 }
 

@@ -3,6 +3,9 @@
 // InvalidArgument to ValueError, TypeError to TypeError.
 #pragma once
 
+#include <cstddef>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -21,6 +24,36 @@ class Error : public std::runtime_error {
 };
 
 [[noreturn]] inline void fail(const std::string& message) { throw Error(ErrorCode::InvalidArgument, message); }
+
+// An InvalidArgument error found at one row of the batch ("row N: what"). Groups run in parallel, so
+// several may fail at once: the engine reports the one with the lowest row, whatever the thread count.
+class RowError : public Error {
+ public:
+  RowError(size_t row, const std::string& what)
+      : Error(ErrorCode::InvalidArgument, "row " + std::to_string(row) + ": " + what), row_(row) {}
+  size_t row() const noexcept { return row_; }
+
+ private:
+  size_t row_;
+};
+
+[[noreturn]] inline void row_fail(size_t row, const std::string& what) { throw RowError(row, what); }
+
+// Collects the RowErrors of work items that run in parallel; rethrow() throws the one with the lowest row.
+class FirstRowError {
+ public:
+  void offer(const RowError& error) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!error_ || error.row() < error_->row()) error_ = error;
+  }
+  void rethrow() const {
+    if (error_) throw *error_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::optional<RowError> error_;
+};
 
 }  // namespace v0
 }  // namespace graphgpo

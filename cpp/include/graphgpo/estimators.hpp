@@ -14,9 +14,10 @@ inline namespace v0 {
 // Validates the batch (throws Error naming the first offending row), then returns one advantage per row.
 std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options);
 
-// The same into out[0 .. batch.n). Validation errors are thrown before anything is written; only an
-// allocation failure could interrupt a run half-way (callers that promise untouched outputs on error,
-// like the C ABI, use the vector form).
+// The same into out[0 .. batch.n). Validation errors are thrown before anything is written; an allocation
+// failure, or a finite input whose advantage float64 cannot hold (rewards summing beyond 1e308, a huge
+// weight: Error naming the row and the quantity, never an inf or NaN result), can interrupt a run half-way
+// (callers that promise untouched outputs on error, like the C ABI, use the vector form).
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out);
 
 }  // namespace v0
