@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "graphgpo/error.hpp"
+#include "graphgpo/hash_index.hpp"
 
 namespace graphgpo {
 inline namespace v0 {
@@ -64,92 +65,142 @@ void dijkstra(const GroupGraph& g, const double* cost, std::vector<double>& dist
     row_fail(overflow_row, "cost: the path cost from this row to SUCCESS is beyond the float64 range");
 }
 
-// Per (state, action): mean cost and outcome counts, in order of first appearance.
+// A key for FingerprintIndex that stands for the pair (owner, item) exactly: hi is the item, and lo mixes
+// the item with the owner through bijections, so that (lo, hi) gives back both (and lo is well spread).
+Fingerprint pair_key(uint64_t owner, int64_t item) {
+  const uint64_t value = static_cast<uint64_t>(item);
+  return Fingerprint{mix_id(value ^ mix_id(owner + 0x9E3779B97F4A7C15ULL)), value};
+}
+
+// Per (state, action) block: mean cost, row count, and outcome counts, in order of first appearance (blocks
+// of a node in the order their actions first appear among its rows; outcomes likewise). Hash-numbered, so
+// linear in the group's rows however many actions a state or outcomes an action has.
 void build_action_model(const GroupGraph& g, const BatchView& b, DistanceScratch& s) {
   const size_t num_nodes = static_cast<size_t>(g.num_nodes());
+  const size_t num_edges = static_cast<size_t>(g.num_edges());
   s.node_block_offsets.assign(num_nodes + 1, 0);
-  s.block_mean_cost.clear();
-  s.block_total.clear();
+  s.edge_block.resize(num_edges);  // block of the k-th edge in out-CSR order
+  // Blocks: number (node, action) pairs in out-CSR order, so a node's blocks are contiguous.
+  s.index.reset(num_edges + 1);
+  int32_t num_blocks = 0;
+  for (size_t v = 0; v < num_nodes; ++v) {
+    for (int64_t k = g.out_offsets[v]; k < g.out_offsets[v + 1]; ++k) {
+      const int64_t a = b.action[g.edge_row[static_cast<size_t>(g.out_edges[static_cast<size_t>(k)])]];
+      const int32_t block = s.index.find_or_insert(pair_key(v, a), num_blocks);
+      if (block == num_blocks) ++num_blocks;
+      s.edge_block[static_cast<size_t>(k)] = block;
+    }
+    s.node_block_offsets[v + 1] = num_blocks;
+  }
+  const size_t blocks = static_cast<size_t>(num_blocks);
+  // Each block's edges, in out-CSR order (counting sort by block).
+  s.block_edge_offsets.assign(blocks + 1, 0);
+  for (size_t k = 0; k < num_edges; ++k) s.block_edge_offsets[static_cast<size_t>(s.edge_block[k]) + 1] += 1;
+  for (size_t blk = 0; blk < blocks; ++blk) s.block_edge_offsets[blk + 1] += s.block_edge_offsets[blk];
+  s.block_edges.resize(num_edges);
+  s.cursor.assign(s.block_edge_offsets.begin(), s.block_edge_offsets.end() - 1);
+  for (size_t k = 0; k < num_edges; ++k)
+    s.block_edges[static_cast<size_t>(s.cursor[static_cast<size_t>(s.edge_block[k])]++)] = g.out_edges[k];
+  // Mean cost and outcomes of each block; outcomes numbered per block, so they are contiguous too.
+  s.block_mean_cost.resize(blocks);
+  s.block_total.resize(blocks);
   s.block_outcome_offsets.assign(1, 0);
   s.outcome_node.clear();
   s.outcome_count.clear();
-  std::vector<int64_t> block_action;
-  std::vector<std::vector<int64_t>> block_edges;
-  for (size_t v = 0; v < num_nodes; ++v) {
-    block_action.clear();
-    block_edges.clear();
-    for (int64_t k = g.out_offsets[v]; k < g.out_offsets[v + 1]; ++k) {
-      const int64_t e = g.out_edges[static_cast<size_t>(k)];
-      const int64_t a = b.action[g.edge_row[static_cast<size_t>(e)]];
-      size_t block = 0;
-      while (block < block_action.size() && block_action[block] != a) ++block;
-      if (block == block_action.size()) {
-        block_action.push_back(a);
-        block_edges.emplace_back();
-      }
-      block_edges[block].push_back(e);
+  s.index.reset(num_edges + 1);
+  for (size_t blk = 0; blk < blocks; ++blk) {
+    const int64_t* first = s.block_edges.data() + s.block_edge_offsets[blk];
+    const int64_t* last = s.block_edges.data() + s.block_edge_offsets[blk + 1];
+    const double count = static_cast<double>(last - first);
+    double cost_sum = 0.0;
+    for (const int64_t* e = first; e < last; ++e) cost_sum += b.cost ? b.cost[g.edge_row[static_cast<size_t>(*e)]] : 1.0;
+    double mean_cost = cost_sum / count;
+    if (!std::isfinite(mean_cost)) {  // the sum overflowed; the mean of finite costs is finite
+      mean_cost = 0.0;
+      for (const int64_t* e = first; e < last; ++e) mean_cost += b.cost[g.edge_row[static_cast<size_t>(*e)]] / count;
     }
-    for (const auto& edges : block_edges) {
-      double cost_sum = 0.0;
-      for (int64_t e : edges) cost_sum += b.cost ? b.cost[g.edge_row[static_cast<size_t>(e)]] : 1.0;
-      double mean_cost = cost_sum / static_cast<double>(edges.size());
-      if (!std::isfinite(mean_cost)) {  // the sum overflowed; the mean of finite costs is finite
-        mean_cost = 0.0;
-        for (int64_t e : edges) mean_cost += b.cost[g.edge_row[static_cast<size_t>(e)]] / static_cast<double>(edges.size());
+    s.block_mean_cost[blk] = mean_cost;
+    s.block_total[blk] = count;
+    for (const int64_t* e = first; e < last; ++e) {
+      const int32_t target = g.edge_dst[static_cast<size_t>(*e)];
+      const int32_t fresh = static_cast<int32_t>(s.outcome_node.size());
+      const int32_t o = s.index.find_or_insert(pair_key(blk, target), fresh);
+      if (o == fresh) {
+        s.outcome_node.push_back(target);
+        s.outcome_count.push_back(0.0);
       }
-      s.block_mean_cost.push_back(mean_cost);
-      s.block_total.push_back(static_cast<double>(edges.size()));
-      const size_t first_outcome = s.outcome_node.size();
-      for (int64_t e : edges) {
-        const int32_t t = g.edge_dst[static_cast<size_t>(e)];
-        size_t o = first_outcome;
-        while (o < s.outcome_node.size() && s.outcome_node[o] != t) ++o;
-        if (o == s.outcome_node.size()) {
-          s.outcome_node.push_back(t);
-          s.outcome_count.push_back(0.0);
-        }
-        s.outcome_count[o] += 1.0;
-      }
-      s.block_outcome_offsets.push_back(static_cast<int64_t>(s.outcome_node.size()));
+      s.outcome_count[static_cast<size_t>(o)] += 1.0;
     }
-    s.node_block_offsets[v + 1] = static_cast<int64_t>(s.block_total.size());
+    s.block_outcome_offsets.push_back(static_cast<int64_t>(s.outcome_node.size()));
   }
 }
 
-void bellman(const GroupGraph& g, const BatchView& b, double far, std::vector<double>& dist,
-             DistanceScratch& s) {
+// Q-value of block k at node v under dist: c + sum_o p_o d(o), with the self-loop outcome o = v solved in
+// closed form: x = c + p_self x + r has the solution x = (c + r) / (1 - p_self), written below with counts
+// (stay = rows that leave v). Without a self-loop this is exactly c + sum_o n_o d(o) / total. A block that
+// only loops (stay = 0) never improves on v's value: +inf.
+double block_value(const DistanceScratch& s, size_t v, size_t k, const std::vector<double>& dist) {
+  const int64_t first = s.block_outcome_offsets[k];
+  const int64_t last = s.block_outcome_offsets[k + 1];
+  double stay = s.block_total[k];
+  double weighted = 0.0;
+  for (int64_t o = first; o < last; ++o) {
+    const size_t node = static_cast<size_t>(s.outcome_node[static_cast<size_t>(o)]);
+    if (node == v) {
+      stay -= s.outcome_count[static_cast<size_t>(o)];
+    } else {
+      weighted += s.outcome_count[static_cast<size_t>(o)] * dist[node];
+    }
+  }
+  if (stay == 0.0) return std::numeric_limits<double>::infinity();
+  double expected = weighted / stay;
+  if (!std::isfinite(expected)) {  // counts times distances near 1e308 overflowed; their mean did not
+    expected = 0.0;
+    for (int64_t o = first; o < last; ++o) {
+      const size_t node = static_cast<size_t>(s.outcome_node[static_cast<size_t>(o)]);
+      if (node != v) expected += s.outcome_count[static_cast<size_t>(o)] / stay * dist[node];
+    }
+  }
+  return s.block_mean_cost[k] * (s.block_total[k] / stay) + expected;
+}
+
+// SPEC's expected distances: the fixed point of d(s) = min(D, min_a [c(s,a) + sum_s' p(s'|s,a) d(s')]),
+// d(SUCCESS) = 0, approached from d = D. The backups are Gauss-Seidel sweeps (each node sees the values
+// updated earlier in the same sweep) over the nodes that can reach SUCCESS, in order of their shortest
+// distance (ties: the first row leaving the node), with self-loops solved in closed form (block_value):
+// the same fixed point as SPEC's Jacobi backups (a solution of one is a solution of the other, and both
+// decrease monotonically from D to the largest one), reached in a few sweeps where Jacobi needed about one
+// sweep per hop and ~1/(1 - p) sweeps per self-loop of probability p. Nodes that cannot reach SUCCESS keep
+// D. Stops when a sweep moves no node by kBellmanTolerance or more. The CUDA pipeline runs the same
+// sweeps operation for operation (cpp/src/cuda/pipeline.cuh), so both give the same bits.
+void bellman(const GroupGraph& g, const BatchView& b, double far, std::vector<double>& dist, DistanceScratch& s) {
   build_action_model(g, b, s);
   const size_t num_nodes = static_cast<size_t>(g.num_nodes());
+  auto& order = s.order;
+  order.clear();
+  for (size_t v = 1; v < num_nodes; ++v)
+    if (dist[v] < far) order.push_back(static_cast<int32_t>(v));
+  // By shortest distance, ties by the first row leaving the node: unique keys that do not depend on node
+  // numbering, so the CUDA pipeline (other numbering) sweeps in the same order.
+  const auto first_row = [&](int32_t v) {
+    return g.edge_row[static_cast<size_t>(g.out_edges[static_cast<size_t>(g.out_offsets[static_cast<size_t>(v)])])];
+  };
+  std::sort(order.begin(), order.end(), [&](int32_t x, int32_t y) {
+    const double dx = dist[static_cast<size_t>(x)], dy = dist[static_cast<size_t>(y)];
+    return dx < dy || (dx == dy && first_row(x) < first_row(y));
+  });
   for (size_t v = 1; v < num_nodes; ++v) dist[v] = far;
   dist[0] = 0.0;
-  auto& next = s.next_value;
   while (true) {
-    next = dist;
     double change = 0.0;
-    for (size_t v = 0; v < num_nodes; ++v) {
-      const int64_t first = s.node_block_offsets[v];
-      const int64_t last = s.node_block_offsets[v + 1];
-      if (first == last) continue;  // no action observed here: keeps its value
+    for (const int32_t node : order) {
+      const size_t v = static_cast<size_t>(node);
       double best = far;
-      for (int64_t blk = first; blk < last; ++blk) {
-        const size_t k = static_cast<size_t>(blk);
-        double expected = 0.0;
-        for (int64_t o = s.block_outcome_offsets[k]; o < s.block_outcome_offsets[k + 1]; ++o)
-          expected += s.outcome_count[static_cast<size_t>(o)] * dist[static_cast<size_t>(s.outcome_node[static_cast<size_t>(o)])];
-        expected /= s.block_total[k];
-        if (!std::isfinite(expected)) {  // counts times distances near 1e308 overflowed; their mean did not
-          expected = 0.0;
-          for (int64_t o = s.block_outcome_offsets[k]; o < s.block_outcome_offsets[k + 1]; ++o)
-            expected += s.outcome_count[static_cast<size_t>(o)] / s.block_total[k] *
-                        dist[static_cast<size_t>(s.outcome_node[static_cast<size_t>(o)])];
-        }
-        const double q = s.block_mean_cost[k] + expected;
-        best = std::min(best, q);
-      }
-      next[v] = best;
+      for (int64_t k = s.node_block_offsets[v]; k < s.node_block_offsets[v + 1]; ++k)
+        best = std::min(best, block_value(s, v, static_cast<size_t>(k), dist));
       change = std::max(change, std::fabs(best - dist[v]));
+      dist[v] = best;
     }
-    dist.swap(next);
     if (change < kBellmanTolerance) return;
   }
 }

@@ -5,9 +5,11 @@
 //   search on the reverse CSR when every cost is 1 (cost == nullptr), Dijkstra otherwise.
 // - Nodes that cannot reach SUCCESS get D = (largest finite distance in the group) + 1.
 // - DistanceKind::Expected: d(s) = min over actions a seen at s of [mean cost of (s, a) rows + sum over
-//   observed outcomes s' of p(s'|s, a) d(s')], by synchronous (Jacobi) Bellman backups that start from D,
-//   are clamped at D, and stop when no node moves by 1e-12 or more. Outcomes and actions are summed in
-//   order of first appearance, so results are deterministic.
+//   observed outcomes s' of p(s'|s, a) d(s')]: the fixed point of Bellman backups that start from D, are
+//   clamped at D, and stop when no node moves by 1e-12 or more. Computed by Gauss-Seidel sweeps in order of
+//   shortest distance with self-loops solved in closed form (same fixed point as SPEC's Jacobi backups,
+//   near-linear in the group's rows on agent graphs; see bellman in distances.cpp). Outcomes and actions
+//   are taken in order of first appearance, so results are deterministic.
 #pragma once
 
 #include <utility>
@@ -15,6 +17,7 @@
 
 #include "graphgpo/batch.hpp"
 #include "graphgpo/graph.hpp"
+#include "graphgpo/hash_index.hpp"
 #include "graphgpo/options.hpp"
 
 namespace graphgpo {
@@ -25,8 +28,11 @@ constexpr double kBellmanTolerance = 1e-12;
 struct DistanceScratch {
   std::vector<int64_t> queue;
   std::vector<std::pair<double, int32_t>> heap;
-  std::vector<double> next_value;
   // Expected-distance model: per state node, its (state, action) blocks, each with its outcomes.
+  FingerprintIndex index;               // numbers (node, action) blocks, then (block, node) outcomes
+  std::vector<int32_t> edge_block;      // block of each edge, in out-CSR order
+  std::vector<int64_t> block_edge_offsets, block_edges, cursor;
+  std::vector<int32_t> order;           // nodes that reach SUCCESS, by shortest distance
   std::vector<int64_t> node_block_offsets;
   std::vector<double> block_mean_cost;
   std::vector<double> block_total;

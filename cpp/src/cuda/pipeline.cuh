@@ -26,9 +26,11 @@
 //   sums, which is exactly what the CPU's BFS (unit costs) and Dijkstra compute: x -> fl(x + c) is monotone
 //   and never decreases for c > 0, so Dijkstra's label-setting argument holds for it and both return the
 //   same minimum, bit for bit.
-// - Expected distances: the CPU's Jacobi iteration with the same per-(state, action) model (actions and
-//   outcomes in order of first appearance, mean cost summed in row order), the same sums in the same order
-//   and the same stopping rule, so every iterate is bit-identical.
+// - Expected distances: the CPU's Gauss-Seidel sweeps with the same per-(state, action) model (actions and
+//   outcomes in order of first appearance, mean cost summed in row order), the same node order (shortest
+//   distance, then the first row leaving the node: independent of node numbers), the same closed-form
+//   self-loops, sums in the same order and the same stopping rule, so every iterate is bit-identical.
+//   Sequential per group (the sweeps are), on one thread of the group's block.
 // - omega ** exponent: the distinct exponents are copied to the host, raised with std::pow exactly like the
 //   CPU engine (whose memo table holds std::pow results too), and copied back.
 // - Normalizations run sequentially per segment, in row order, with the CPU's operations.
@@ -123,7 +125,7 @@ struct Work {
   uint32_t* oend = nullptr;
   // distances (graphgpo)
   double* dist = nullptr;
-  double* dnext = nullptr;
+  uint32_t* order = nullptr;  // expected distances: each group's nodes in sweep order
   uint32_t* uidx = nullptr;
   double* powtab = nullptr;
   // expected-distance model
@@ -224,7 +226,7 @@ inline size_t carve(char* base, const Shape& s, size_t temp_bytes, Work& w) {
       take(w.powtab, n);
     }
     if (s.expected) {
-      take(w.dnext, nodes);
+      take(w.order, nodes);
       take(w.bk, n);
       take(w.kblk, n + 1);
       take(w.blk_of_k, n);
@@ -331,6 +333,67 @@ template <class B>
   fail("row " + std::to_string(row) + ": " + what);
 }
 
+// Expected distances: the sweep order of the CPU's bellman(): shortest distance, then the first row that
+// leaves the node (unique, so any correct sort gives the same order).
+struct SweepOrder {
+  const double* dist;
+  const uint32_t* obeg;
+  const uint32_t* csr;
+  const uint32_t* erow;
+  GG_HD bool operator()(uint32_t x, uint32_t y) const {
+    const double dx = dist[x], dy = dist[y];
+    return dx < dy || (dx == dy && erow[csr[obeg[x]]] < erow[csr[obeg[y]]]);
+  }
+};
+
+// In-place heap sort of a[0 .. count) by `less` (one thread; O(count log count), no scratch).
+template <class Less>
+GG_HD void heap_sort(uint32_t* a, uint32_t count, const Less& less) {
+  const auto sift_down = [&](uint32_t root, uint32_t end) {
+    while (2 * root + 1 < end) {
+      uint32_t child = 2 * root + 1;
+      if (child + 1 < end && less(a[child], a[child + 1])) ++child;
+      if (!less(a[root], a[child])) return;
+      const uint32_t t = a[root];
+      a[root] = a[child];
+      a[child] = t;
+      root = child;
+    }
+  };
+  for (uint32_t i = count / 2; i-- > 0;) sift_down(i, count);
+  for (uint32_t end = count; end > 1; --end) {
+    const uint32_t t = a[0];
+    a[0] = a[end - 1];
+    a[end - 1] = t;
+    sift_down(0, end - 1);
+  }
+}
+
+// Q-value of block r at node v: the CPU's block_value (cpp/src/distances.cpp), operation for operation:
+// mean cost plus the expected distance of the outcomes, the self-loop solved in closed form.
+GG_HD GG_INLINE double block_value(const Work& W, uint32_t v, uint32_t r, double far, uint64_t terminal_base) {
+  double stay = W.btotal[r];
+  double weighted = 0.0;
+  for (uint32_t q = W.bob[r]; q < W.boe[r]; ++q) {
+    const uint32_t to = W.onode[q];
+    if (to == v) {
+      stay -= W.ocount[q];
+    } else {
+      weighted += W.ocount[q] * (to < terminal_base ? W.dist[to] : far);
+    }
+  }
+  if (stay == 0.0) return infinity();
+  double expected = weighted / stay;
+  if (!is_finite(expected)) {  // counts times distances near 1e308 overflowed; their mean did not
+    expected = 0.0;
+    for (uint32_t q = W.bob[r]; q < W.boe[r]; ++q) {
+      const uint32_t to = W.onode[q];
+      if (to != v) expected += W.ocount[q] / stay * (to < terminal_base ? W.dist[to] : far);
+    }
+  }
+  return W.bmean[r] * (W.btotal[r] / stay) + expected;
+}
+
 // Distances of every node (graphgpo): W.dist per node, W.far per group.
 template <class B>
 void run_distances(B& be, const DeviceBatch& batch, const Options& o, const Work& W, uint32_t T, uint32_t G,
@@ -427,7 +490,12 @@ void run_distances(B& be, const DeviceBatch& batch, const Options& o, const Work
     const uint32_t count = m - j;
     W.bstart[r] = j;
     W.blen[r] = count;
-    W.bmean[r] = cost_sum / static_cast<double>(count);
+    double mean_cost = cost_sum / static_cast<double>(count);
+    if (!is_finite(mean_cost)) {  // the sum overflowed; the mean of finite costs is finite (as the CPU)
+      mean_cost = 0.0;
+      for (uint32_t q = j; q < m; ++q) mean_cost += cost[W.erow[W.csr[W.bk[q]]]] / static_cast<double>(count);
+    }
+    W.bmean[r] = mean_cost;
     W.btotal[r] = static_cast<double>(count);
   });
   // Outcomes: positions sorted by (block, outcome node), stable.
@@ -475,46 +543,32 @@ void run_distances(B& be, const DeviceBatch& batch, const Options& o, const Work
     }
     W.boe[r] = slot;
   });
-  // Jacobi Bellman backups, one block per group (the CPU's loop, iterate for iterate).
+  // Gauss-Seidel sweeps, one thread per group (the CPU's bellman(), sweep for sweep).
   const double tolerance = kBellmanTolerance;
   be.per_group(G, [=] GG_HD(const Blk& b, uint32_t g) {
-    if (!W.g_succ[g]) return;
-    const uint32_t first = g + W.rg[g];
-    const uint32_t last = g + 1 + W.rg[g + 1];
-    const double far = W.far[g];
-    for (uint32_t v = first + b.tid(); v < last; v += b.size()) W.dist[v] = v == first ? 0.0 : far;
-    b.sync();
-    double* cur = W.dist;
-    double* next = W.dnext;
-    while (true) {
-      double change = 0.0;
-      for (uint32_t v = first + b.tid(); v < last; v += b.size()) {
-        const uint32_t r0 = W.kblk[W.obeg[v]];
-        const uint32_t r1 = W.kblk[W.oend[v]];
-        if (r0 == r1) {
-          next[v] = cur[v];
-          continue;
+    if (b.tid() == 0 && W.g_succ[g]) {
+      const uint32_t first = g + W.rg[g];
+      const uint32_t last = g + 1 + W.rg[g + 1];
+      const double far = W.far[g];
+      uint32_t* order = W.order + first;
+      uint32_t count = 0;
+      for (uint32_t v = first + 1; v < last; ++v)
+        if (W.dist[v] < far) order[count++] = v;
+      heap_sort(order, count, SweepOrder{W.dist, W.obeg, W.csr, W.erow});
+      for (uint32_t v = first + 1; v < last; ++v) W.dist[v] = far;
+      while (true) {
+        double change = 0.0;
+        for (uint32_t i = 0; i < count; ++i) {
+          const uint32_t v = order[i];
+          double best = far;
+          for (uint32_t r = W.kblk[W.obeg[v]]; r < W.kblk[W.oend[v]]; ++r)
+            best = min_of(best, block_value(W, v, r, far, terminal_base));
+          change = max_of(change, abs_value(best - W.dist[v]));
+          W.dist[v] = best;
         }
-        double best = far;
-        for (uint32_t r = r0; r < r1; ++r) {
-          double expected = 0.0;
-          for (uint32_t q = W.bob[r]; q < W.boe[r]; ++q) {
-            const uint32_t to = W.onode[q];
-            expected += W.ocount[q] * (to < terminal_base ? cur[to] : far);
-          }
-          best = min_of(best, W.bmean[r] + expected / W.btotal[r]);
-        }
-        next[v] = best;
-        change = max_of(change, abs_value(best - cur[v]));
+        if (change < tolerance) break;
       }
-      change = b.max(change);  // a barrier: every next[v] is written before anyone reads it
-      double* swap = cur;
-      cur = next;
-      next = swap;
-      if (change < tolerance) break;
     }
-    if (cur != W.dist)
-      for (uint32_t v = first + b.tid(); v < last; v += b.size()) W.dist[v] = cur[v];
     b.sync();
   });
 }
