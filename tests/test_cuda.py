@@ -132,7 +132,8 @@ def emulator(tmp_path_factory):
         pytest.skip("no C++ compiler for the host emulation of the CUDA pipeline")
     exe = tmp_path_factory.mktemp("cuda-emulation") / "emulate"
     command = [cxx, "-std=c++17", "-O1", "-pthread", "-I", str(ROOT / "cpp" / "include"), "-I", str(CUDA_DIR),
-               str(CUDA_DIR / "emulate_main.cpp"), str(ROOT / "cpp" / "src" / "options.cpp"), "-o", str(exe)]
+               str(CUDA_DIR / "emulate_main.cpp"), str(ROOT / "cpp" / "src" / "options.cpp"),
+               str(ROOT / "cpp" / "src" / "json_reader.cpp"), "-o", str(exe)]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return Emulator(exe)

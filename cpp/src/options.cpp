@@ -7,143 +7,14 @@
 #include <sstream>
 
 #include "graphgpo/error.hpp"
+#include "json_reader.hpp"
 
 namespace graphgpo {
 inline namespace v0 {
 namespace {
 
-// A JSON value of a flat object: options are scalars only.
-struct JsonScalar {
-  enum Kind { Number, String, Bool, Null } kind = Null;
-  double number = 0;
-  std::string text;
-  bool boolean = false;
-};
-
-class FlatJsonReader {
- public:
-  explicit FlatJsonReader(const std::string& s) : s_(s) {}
-
-  template <typename OnMember>
-  void read_object(OnMember on_member) {
-    skip_space();
-    if (at_end()) return;  // empty string = defaults
-    if (s_.compare(pos_, 4, "null") == 0) {
-      pos_ += 4;
-      expect_end();
-      return;
-    }
-    expect('{');
-    skip_space();
-    if (peek() == '}') {
-      ++pos_;
-      expect_end();
-      return;
-    }
-    while (true) {
-      skip_space();
-      const std::string key = read_string();
-      skip_space();
-      expect(':');
-      skip_space();
-      on_member(key, read_scalar());
-      skip_space();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      expect('}');
-      break;
-    }
-    expect_end();
-  }
-
- private:
-  bool at_end() const { return pos_ >= s_.size(); }
-  char peek() const { return at_end() ? '\0' : s_[pos_]; }
-  void skip_space() {
-    while (!at_end() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
-  }
-  [[noreturn]] void syntax(const char* what) const {
-    std::ostringstream msg;
-    msg << "options JSON: " << what << " at offset " << pos_;
-    fail(msg.str());
-  }
-  void expect(char c) {
-    if (peek() != c) {
-      const std::string what = std::string("expected '") + c + "'";
-      syntax(what.c_str());
-    }
-    ++pos_;
-  }
-  void expect_end() {
-    skip_space();
-    if (!at_end()) syntax("trailing characters");
-  }
-  std::string read_string() {
-    expect('"');
-    std::string out;
-    while (true) {
-      if (at_end()) syntax("unterminated string");
-      const char c = s_[pos_++];
-      if (c == '"') break;
-      if (c == '\\') {
-        if (at_end()) syntax("unterminated escape");
-        const char e = s_[pos_++];
-        switch (e) {
-          case '"': out += '"'; break;
-          case '\\': out += '\\'; break;
-          case '/': out += '/'; break;
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
-          default: syntax("unsupported escape");
-        }
-        continue;
-      }
-      out += c;
-    }
-    return out;
-  }
-  JsonScalar read_scalar() {
-    JsonScalar v;
-    const char c = peek();
-    if (c == '"') {
-      v.kind = JsonScalar::String;
-      v.text = read_string();
-    } else if (s_.compare(pos_, 4, "true") == 0) {
-      v.kind = JsonScalar::Bool;
-      v.boolean = true;
-      pos_ += 4;
-    } else if (s_.compare(pos_, 5, "false") == 0) {
-      v.kind = JsonScalar::Bool;
-      pos_ += 5;
-    } else if (s_.compare(pos_, 4, "null") == 0) {
-      pos_ += 4;
-    } else if (s_.compare(pos_, 3, "NaN") == 0) {  // Python's json.dumps writes these
-      v.kind = JsonScalar::Number;
-      v.number = std::numeric_limits<double>::quiet_NaN();
-      pos_ += 3;
-    } else if (s_.compare(pos_, 8, "Infinity") == 0 || s_.compare(pos_, 9, "-Infinity") == 0) {
-      v.kind = JsonScalar::Number;
-      const bool negative = c == '-';
-      v.number = negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-      pos_ += negative ? 9 : 8;
-    } else if (c == '-' || std::isdigit(static_cast<unsigned char>(c))) {
-      const char* begin = s_.c_str() + pos_;
-      char* end = nullptr;
-      v.kind = JsonScalar::Number;
-      v.number = std::strtod(begin, &end);
-      if (end == begin) syntax("bad number");
-      pos_ += static_cast<size_t>(end - begin);
-    } else {
-      syntax("expected a string, number, true, false or null");
-    }
-    return v;
-  }
-
-  const std::string& s_;
-  size_t pos_ = 0;
-};
+// Options JSON is read by the strict, locale-independent reader of json_reader.hpp.
+using JsonScalar = json::Scalar;
 
 double as_number(const std::string& key, const JsonScalar& v) {
   if (v.kind == JsonScalar::Bool) return v.boolean ? 1.0 : 0.0;  // Python bools are ints
@@ -203,8 +74,7 @@ void validate_options(const Options& o) {
 
 Options parse_options_json(const std::string& json) {
   Options o;
-  FlatJsonReader reader(json);
-  reader.read_object([&](const std::string& key, const JsonScalar& v) {
+  json::read_flat_object(json, [&](const std::string& key, const JsonScalar& v) {
     if (key == "omega") o.omega = as_number(key, v);
     else if (key == "gamma") o.gamma = as_number(key, v);
     else if (key == "success_reward") o.success_reward = as_number(key, v);
