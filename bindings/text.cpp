@@ -34,6 +34,30 @@ bool text_ref(PyObject* item, graphgpo::TextRef& out) {
   return false;
 }
 
+TextColumn text_column(const py::handle& items, size_t n, const char* name, int kind) {
+  TextColumn column;
+  column.owner = py::reinterpret_steal<py::object>(PySequence_Tuple(items.ptr()));
+  if (!column.owner) throw py::error_already_set();
+  PyObject* tuple = column.owner.ptr();
+  if (static_cast<size_t>(PyTuple_GET_SIZE(tuple)) != n)
+    throw py::value_error(std::string(name) + " must have one text per row");
+  column.refs.resize(n);
+  if (kind < 0 && n > 0) kind = PyUnicode_Check(PyTuple_GET_ITEM(tuple, 0)) ? 1 : 0;
+  column.is_str = kind == 1;
+  for (size_t i = 0; i < n; ++i) {
+    PyObject* item = PyTuple_GET_ITEM(tuple, i);
+    if (!text_ref(item, column.refs[i]))
+      throw py::type_error(std::string(name) + " row " + std::to_string(i) +
+                           ": merge='similar' needs text states (str or bytes), got " + Py_TYPE(item)->tp_name);
+    if ((PyUnicode_Check(item) ? 1 : 0) != kind)
+      throw py::type_error(std::string(name) + " row " + std::to_string(i) + ": " + Py_TYPE(item)->tp_name +
+                           " state in a batch of " + (kind == 1 ? "str" : "bytes") +
+                           " states: merge='similar' compares str (code points) and bytes differently, "
+                           "so a batch must not mix them");
+  }
+  return column;
+}
+
 namespace {
 
 // Both arguments str, or both bytes (difflib compares code points for str and byte values for bytes).
@@ -98,6 +122,15 @@ void register_text_bindings(py::module_& m) {
       },
       py::arg("a"), py::arg("b"), py::arg("threshold"),
       "ratio(a, b) >= threshold, decided with the engine's bounds and early stops (test hook).");
+  m.def(
+      "_check_texts",
+      [](const py::handle& state, const py::handle& next_state) {
+        const TextColumn first = text_column(state, static_cast<size_t>(py::len(state)), "state");
+        if (!next_state.is_none())
+          text_column(next_state, static_cast<size_t>(py::len(next_state)), "next_state", first.is_str ? 1 : 0);
+      },
+      py::arg("state"), py::arg("next_state") = py::none(),
+      "TypeError naming the first row that is not text, or not of row 0's kind (str or bytes).");
   m.def("_merge_similar", &merge_similar, py::arg("texts"), py::arg("threshold"),
         "Representative index per text of the greedy first-fit merge, and work counters (test hook).");
 }
