@@ -4,6 +4,9 @@ namespace graphgpo {
 inline namespace v0 {
 namespace {
 
+// Fingerprint {0, 0} is reserved for "no state" (fingerprint.hpp): as a row's next_state it means absent.
+bool is_no_state(const Fingerprint& f) { return f.lo == 0 && f.hi == 0; }
+
 // Counting sort of edges by one endpoint: offsets[v] .. offsets[v+1] lists edges in ascending order.
 void build_csr(const std::vector<int32_t>& endpoint, size_t num_nodes, std::vector<int64_t>& offsets,
                std::vector<int64_t>& edges) {
@@ -62,12 +65,14 @@ void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, 
       graph.edge_row[e] = static_cast<int64_t>(i);
       // Without next_state a row starts where the previous one ended: one lookup per row, not two.
       graph.edge_src[e] = (i > lo && !b.next_state) ? graph.edge_dst[e - 1] : node_of(b.state[i]);
+      // A row whose next_state is {0, 0} ("no state") has none: SPEC's default applies to that row.
+      const Fingerprint* given = b.next_state && !is_no_state(b.next_state[i]) ? &b.next_state[i] : nullptr;
       if (i + 1 < hi) {
-        graph.edge_dst[e] = node_of(b.next_state ? b.next_state[i] : b.state[i + 1]);
+        graph.edge_dst[e] = node_of(given ? *given : b.state[i + 1]);
       } else if (succeeded) {
         graph.edge_dst[e] = 0;
-      } else if (b.next_state) {
-        graph.edge_dst[e] = node_of(b.next_state[i]);
+      } else if (given) {
+        graph.edge_dst[e] = node_of(*given);
       } else {
         terminal_edges.push_back(e);
       }

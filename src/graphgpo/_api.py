@@ -78,7 +78,7 @@ def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=N
         state=fingerprints(state, "state", key=key, num_threads=threads, check_only=not hash_states),
         next_state=None if next_state is None else fingerprints(next_state, "next_state", key=key,
                                                                  num_threads=threads,
-                                                                 check_only=not hash_states),
+                                                                 check_only=not hash_states, allow_none=True),
         success=as_flags(success, "success"),
         valid=None if valid is None else as_flags(valid, "valid"),
         reward=None if reward is None else as_floats(reward, "reward"),
@@ -122,13 +122,17 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
 
     Args:
         method: ``"grpo"``, ``"gigpo"`` or ``"graphgpo"``.
-        group: task group id per row (all rollouts of one task share it), integers.
-        trajectory: trajectory id per row; a trajectory's rows are contiguous and in step order.
-        state: the state at the start of each step: a list of str or bytes, a 1-D integer array, a 2-D array
-            (one row per state), ragged integer sequences, or fingerprints from :func:`fingerprint`.
-        success: whether the row's trajectory succeeded (constant per trajectory).
-        next_state: the state after each step (same kinds as ``state``); default: the next row's state.
-        valid: whether each action was valid (default all valid).
+        group: task group id per row (all rollouts of one task share it): integers within int64, or
+            strings such as verl's uuid ``uid`` (hashed to int64; equal strings give equal ids).
+        trajectory: trajectory id per row (integers or strings, like ``group``); a trajectory's rows are
+            contiguous and in step order.
+        state: the state at the start of each step: a list of str or bytes (a str is its UTF-8 bytes), a
+            1-D integer array, a 2-D array (one row per state), ragged integer sequences (lists, arrays or
+            1-D CPU tensors of token ids), or fingerprints from :func:`fingerprint`.
+        success: whether the row's trajectory succeeded (bools or 0/1; constant per trajectory).
+        next_state: the state after each step (same kinds as ``state``); default: the next row's state. A
+            row's next_state may be None ("no next state": the default applies to that row).
+        valid: whether each action was valid (bools or 0/1; default all valid).
         reward: per-step rewards (default: ``success_reward`` on the last row of a successful trajectory).
         cost: per-step edge costs > 0 (default 1).
         action: action identity per row (needed by ``distance="expected"``); any hashables.
@@ -141,8 +145,9 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
         float64 array, one advantage per row. An empty batch gives an empty array.
 
     Raises:
-        ValueError: bad rows (naming the first), unequal lengths, unknown or out-of-range options/method.
-        TypeError: ids that are not integers, unsupported state types.
+        ValueError: bad rows (naming the first), unequal lengths, unknown or out-of-range options/method,
+            ids outside int64 or fractional, flags other than 0/1.
+        TypeError: ids that are neither integers nor strings (or a mix), unsupported state types.
     """
     _check_method(method)
     encoded_options = _options_with_threads(options, num_threads)
