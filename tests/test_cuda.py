@@ -58,7 +58,7 @@ def cpu_next_distances(batch, distance="shortest"):
                                    success=batch["success"], next_state=batch.get("next_state"),
                                    cost=batch.get("cost"), action=batch.get("action"), distance=distance)
     out = np.full(len(batch["group"]), np.nan)
-    for g in range(graphs.num_groups):
+    for g in graphs.group_ids:
         dist = graphs.distances(g)
         _, dst, rows = graphs.edges(g)
         out[rows] = dist[dst]
