@@ -255,3 +255,21 @@ def test_trl_keys_treat_str_as_its_utf8_bytes():
     assert encode_key("b") == encode_key(b"b")
     assert encode_key("é") == encode_key("é".encode())
     assert encode_key(1) != encode_key("1") and encode_key(1) != encode_key(b"1")
+
+
+@pytest.mark.parametrize("method", ["gigpo", "graphgpo"])
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_none_next_state_with_similar_merging(method, as_bytes):
+    """merge="similar" compares texts; a row without a next state uses the next row's state's text."""
+    enc = (lambda t: t.encode()) if as_bytes else (lambda t: t)
+    rooms = {c: enc(f"You are in room {c}. A table, a lamp.") for c in "ABCDXY"}
+    full = dict(EXAMPLE_1, state=[rooms[c] for c in EXAMPLE_1["state"]],
+                next_state=[rooms[c] for c in EXAMPLE_1["next_state"]])
+    partial = dict(full, next_state=[None if i in (0, 3, 5, 7) else s for i, s in enumerate(full["next_state"])])
+    want = graphgpo.advantages(method, **full, merge="similar", similarity=0.99, omega=0.5)
+    got = graphgpo.advantages(method, **partial, merge="similar", similarity=0.99, omega=0.5)
+    np.testing.assert_array_equal(got, want)
+    got = graphgpo.advantages(method, **partial, merge="similar", similarity=0.99, omega=0.5, key=lambda t: t)
+    np.testing.assert_array_equal(got, want)
+    graphs = graphgpo.build_graphs(**partial, merge="similar", similarity=0.99)
+    assert graphs.node_labels(0) == graphgpo.build_graphs(**full, merge="similar", similarity=0.99).node_labels(0)
