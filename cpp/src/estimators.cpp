@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "graphgpo/distances.hpp"
+#include "graphgpo/error.hpp"
 #include "graphgpo/graph.hpp"
 #include "graphgpo/normalize.hpp"
 #include "graphgpo/parallel.hpp"
@@ -136,7 +138,7 @@ void graph_returns(const BatchView& b, const Options& o, Workspace& w) {
 }
 
 void process_group(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
-                   Workspace& w, double* out) {
+                   Workspace& w, double* out, const StoredTaskView* stored) {
   episode_advantage(b, layout, g, o, w);
   if (method == Method::Grpo) {
     size_t e = 0;
@@ -145,7 +147,7 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     });
     return;
   }
-  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/method == Method::GraphGpo);
+  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/method == Method::GraphGpo, stored);
   const GroupGraph& graph = w.graph;
   const size_t num_edges = static_cast<size_t>(graph.num_edges());
   w.step_return.resize(num_edges);
@@ -178,26 +180,47 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
 }  // namespace
 
 std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options) {
+  return compute_advantages(method, batch, options, nullptr);
+}
+
+std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options,
+                                       GraphMemory* memory) {
   std::vector<double> out(batch.n, 0.0);
-  compute_advantages_into(method, batch, options, out.data());
+  compute_advantages_into(method, batch, options, out.data(), memory);
   return out;
 }
 
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out) {
+  compute_advantages_into(method, batch, options, out, nullptr);
+}
+
+void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out,
+                             GraphMemory* memory) {
   validate_options(options);
+  if (memory) check_memory_options(method, options);
+  if (batch.task && !memory) fail("task is only used with a graph memory (pass memory= as well)");
   const BatchLayout layout =
       validate_and_layout(batch, method == Method::GraphGpo && options.distance == DistanceKind::Expected,
                           options.num_threads);
   const size_t num_groups = layout.num_groups();
-  if (num_groups == 0) return;
-  const int threads = resolve_num_threads(options.num_threads, batch.n / 4096);
-  // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
-  // other threads wait at the end; claiming a chunk is one atomic increment.
-  const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
-  parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
-    thread_local Workspace workspace;
-    for (size_t g = begin; g < end; ++g) process_group(method, batch, layout, g, options, workspace, out);
-  });
+  // With memory: each group's graph also holds its task's stored edges (as the memory was before the call);
+  // the memory stores this call's edges only after every group is done.
+  std::unique_ptr<GraphMemory::Call> memory_call;
+  if (memory) memory_call = std::make_unique<GraphMemory::Call>(*memory, batch, layout);
+  if (num_groups > 0) {
+    const int threads = resolve_num_threads(options.num_threads, batch.n / 4096);
+    // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
+    // other threads wait at the end; claiming a chunk is one atomic increment.
+    const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
+    parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
+      thread_local Workspace workspace;
+      for (size_t g = begin; g < end; ++g) {
+        process_group(method, batch, layout, g, options, workspace, out, memory_call ? memory_call->stored(g) : nullptr);
+        if (memory_call) memory_call->group_done(g, workspace.graph);
+      }
+    });
+  }
+  if (memory_call) memory_call->commit(options.num_threads);
 }
 
 }  // namespace v0

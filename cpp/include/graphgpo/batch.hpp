@@ -22,6 +22,7 @@ struct BatchView {
   const double* reward = nullptr;       // optional per-step reward
   const double* cost = nullptr;         // optional edge cost > 0 (default 1)
   const int64_t* action = nullptr;      // optional; needed by distance="expected"
+  const int64_t* task = nullptr;        // optional graph-memory task key (default: the group id)
 };
 
 // Groups in order of first appearance; trajectories in batch order.
