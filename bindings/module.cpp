@@ -16,6 +16,7 @@
 #include "graphgpo/memory.hpp"
 #include "graphgpo/options.hpp"
 #include "graphgpo/parallel.hpp"
+#include "text.hpp"
 
 namespace py = pybind11;
 using graphgpo::Fingerprint;
@@ -354,4 +355,5 @@ PYBIND11_MODULE(_core, m) {
       .def("csr", &PyGraphBatch::csr, py::arg("group"), py::arg("reverse") = false);
   register_memory_bindings(m);
   register_cuda_bindings(m);
+  graphgpo_bindings::register_text_bindings(m);
 }
