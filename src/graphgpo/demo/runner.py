@@ -96,6 +96,7 @@ def run_demo(cfg: DemoConfig, advantages: Callable[..., Any] | None = None) -> d
     went wrong.
     """
     clock = _Clock()
+    source = _source_version()  # before the runs: the code they ran
     if cfg.quick:
         for k, v in QUICK.items():
             setattr(cfg, k, min(getattr(cfg, k), v))
@@ -143,7 +144,7 @@ def run_demo(cfg: DemoConfig, advantages: Callable[..., Any] | None = None) -> d
     progress.close()
     runs = {row.label: sorted((r for r in finished if r.estimator == row.label), key=lambda r: r.seed)
             for row in rows}
-    results = _collect(cfg, rows, task, runs)
+    results = {"source": source, **_collect(cfg, rows, task, runs)}
     results["timing"] = clock.stop(setup_seconds=setup_seconds, jobs=jobs, runs=finished)
     example = runs[example_label][0].example_group
     results["example_group"] = {"estimator": example_label, **(example or {})}
@@ -365,7 +366,6 @@ def _collect(cfg: DemoConfig, rows: Sequence[Estimator], task: Task,
     cfg_dict["estimators"] = list(cfg.labels)
     cfg_dict["lr"], cfg_dict["entropy_coef"] = cfg.learning_rate, cfg.entropy  # the values actually used
     return {
-        "source": _source_version(),
         "config": cfg_dict,
         "estimators": [{"label": r.label, "method": r.method, "options": dict(r.options), "memory": r.memory}
                        for r in rows],
