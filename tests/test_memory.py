@@ -184,6 +184,7 @@ def test_bad_memory_calls_raise_and_change_nothing():
         (ValueError, "graph-based", dict(method="gigpo")),
         (ValueError, "graph-based", dict(method="grpo")),
         (ValueError, "distance='shortest'", dict(distance="expected", action=[0, 0, 0, 0, 0])),
+        (ValueError, "merge='exact'", dict(merge="similar")),
         (ValueError, "row 3: task differs", dict(task=[7, 7, 7, 8, 8])),
         (ValueError, "unequal lengths: task", dict(task=[7, 7])),
         (TypeError, "task row 2", dict(task=[7, 7, "x", 7, 7])),

@@ -62,6 +62,8 @@ void check_memory_options(Method method, const Options& options) {
     fail(std::string("memory needs a graph-based method ('graphgpo'), got '") + method_name(method) + "'");
   if (options.distance != DistanceKind::Shortest)
     fail("memory needs distance='shortest' (stored edges keep no actions for distance='expected')");
+  if (options.merge != Merge::Exact)
+    fail("memory needs merge='exact' (it stores edges between exact states, across calls)");
 }
 
 std::vector<int64_t> group_tasks(const BatchView& b, const BatchLayout& layout) {

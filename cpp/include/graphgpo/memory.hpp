@@ -57,7 +57,8 @@ struct MemoryStats {
   uint64_t calls = 0;  // successful calls so far
 };
 
-// Memory's rules on a call: a graph-based method, distance="shortest". Throws Error(InvalidArgument).
+// Memory's rules on a call: a graph-based method, distance="shortest", merge="exact". Throws
+// Error(InvalidArgument) otherwise.
 void check_memory_options(Method method, const Options& options);
 
 // The task of each group (batch.task of its first row, or the group id without a task array), after
