@@ -527,3 +527,55 @@ def test_readme_command_rewrites_only_the_block(quick_cli, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no demo results block" in err
     assert page.read_text() == "no markers\n"
+
+
+def test_progress_without_tqdm_on_a_terminal_says_so_and_prints_lines(monkeypatch, capsys):
+    import io
+    import sys
+
+    from graphgpo.demo.runner import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    stream = Terminal()
+    progress = Progress(1, True, stream=stream)
+    progress.done(SimpleNamespace(estimator="grpo", seed=0, auc=0.25, final_success=0.5, seconds=1.0))
+    progress.close()
+    assert stream.getvalue() == "[1/1] grpo seed 0: AUC 25.0%, final success 50.0% (1.0 s)\n"
+    assert capsys.readouterr().err == ("graphgpo demo: tqdm is not installed, so progress comes as plain lines "
+                                       "(pip install tqdm for a progress bar)\n")
+
+
+def test_ctrl_c_stops_the_workers_and_keeps_the_finished_runs(tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C in a terminal does) while workers train: one line,
+    exit 1, the finished runs in runs.jsonl, the workers stopped at once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    _engine()
+    out = tmp_path / "out"
+    code = ("from graphgpo import cli; raise SystemExit(cli.main(['demo', '--episodes', '512', '--seeds', '4', "
+            f"'--estimators', 'grpo', '--jobs', '2', '--out', {str(out)!r}]))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    log = out / "runs.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if log.exists() and log.read_text():
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    t0 = time.time()
+    _, err = proc.communicate(timeout=120)
+    assert time.time() - t0 < 30
+    assert proc.returncode == 1, err
+    finished = log.read_text().splitlines()
+    assert 1 <= len(finished) < 4
+    assert err == (f"graphgpo demo: error: interrupted after {len(finished)} of 4 runs; the finished runs are in "
+                   f"{log}\n")
+    assert not (out / "results.json").exists()
