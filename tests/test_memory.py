@@ -466,3 +466,27 @@ def test_million_edges_save_and_load(tmp_path):
     assert memory.stats()["edges"] == 1_000_000
     memory.save(tmp_path / "m.bin")
     assert graphgpo.GraphMemory.load(tmp_path / "m.bin").stats()["edges"] == 1_000_000
+
+
+def test_the_cuda_path_refuses_memory():
+    from graphgpo import cuda
+
+    with pytest.raises(ValueError, match="CPU engine only"):
+        cuda.advantages("graphgpo", memory=graphgpo.GraphMemory(), **CALL_1)
+    with pytest.raises(ValueError, match="CPU engine only"):
+        cuda.advantages("graphgpo", task=[1, 1, 1], **CALL_1)
+
+
+def test_memory_benchmark_quick_run(tmp_path):
+    """benchmarks/memory.py runs and writes its section (timings are not judged here: the machine is shared)."""
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# results\n\nbefore\n")
+    for _ in range(2):  # the second run replaces the section
+        subprocess.run([sys.executable, "-m", "benchmarks.memory", "--quick", "--out", str(out)], cwd=root,
+                       check=True, capture_output=True, timeout=600)
+    text = out.read_text()
+    assert text.startswith("# results\n\nbefore\n") and text.count("<!-- memory benchmark: begin -->") == 1
+    assert text.count("| PASS |") + text.count("| FAIL |") == 5
+    bytes_line = next(line for line in text.splitlines() if line.startswith("| at most 48 bytes per stored edge |"))
+    assert bytes_line.endswith("| PASS |")
