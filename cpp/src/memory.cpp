@@ -105,14 +105,16 @@ constexpr double kNotSeen = std::numeric_limits<double>::quiet_NaN();
 
 enum class Target { State, Success, Terminal };
 
-// Row i's target per SPEC "Input" (`end` is one past its trajectory's last row).
+// Row i's target per SPEC "Input" (`end` is one past its trajectory's last row), as the graph builder reads
+// it: a next_state of {0, 0} is "none given" for that row.
 inline Target row_target(const BatchView& b, size_t i, size_t end, Fingerprint& state) {
+  const bool given = b.next_state && !(b.next_state[i].lo == 0 && b.next_state[i].hi == 0);
   if (i + 1 < end) {
-    state = b.next_state ? b.next_state[i] : b.state[i + 1];
+    state = given ? b.next_state[i] : b.state[i + 1];
     return Target::State;
   }
   if (b.success[i]) return Target::Success;
-  if (b.next_state) {
+  if (given) {
     state = b.next_state[i];
     return Target::State;
   }
