@@ -231,7 +231,8 @@ def call_sequences(draw):
     str_tasks = draw(st.booleans())
     calls = []
     for _ in range(draw(st.integers(1, 6))):
-        batch = draw(batches(max_groups=3, max_trajectories=3, max_length=5, num_states=5, with_action=False))
+        batch = draw(batches(max_groups=3, max_trajectories=3, max_length=5, num_states=5, with_action=False,
+                             next_state_gaps=draw(st.booleans())))
         task_of = {g: draw(st.integers(0, num_tasks - 1)) for g in batch["group"]}
         batch["task"] = [(f"task {task_of[g]}" if str_tasks else task_of[g] * 1000 - 7) for g in batch["group"]]
         if draw(st.booleans()):
