@@ -14,6 +14,7 @@
 #include "graphgpo/graph_batch.hpp"
 #include "graphgpo/options.hpp"
 #include "graphgpo/parallel.hpp"
+#include "text.hpp"
 
 namespace py = pybind11;
 using graphgpo::Fingerprint;
@@ -335,4 +336,5 @@ PYBIND11_MODULE(_core, m) {
       .def("edges", &PyGraphBatch::edges, py::arg("group"))
       .def("csr", &PyGraphBatch::csr, py::arg("group"), py::arg("reverse") = false);
   register_cuda_bindings(m);
+  graphgpo_bindings::register_text_bindings(m);
 }
