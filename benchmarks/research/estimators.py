@@ -331,3 +331,17 @@ CANDIDATES.update({
     "outrank 3": (outrank, {"scale": 3.0}),
     "outrank row nolat": (outrank, {"scale": "row", "lateral": False}),
 })
+
+
+def engine(method: str, **opts):
+    """A method of the engine (graphgpo.advantages), for checking the chosen candidate's implementation."""
+    def fn(b: Rows, **_) -> np.ndarray:
+        import graphgpo
+
+        return graphgpo.advantages(method, group=b.group, trajectory=b.trajectory, state=b.state,
+                                   next_state=b.next_state, success=b.success, valid=b.valid, cost=b.cost,
+                                   **opts)
+    return fn
+
+
+CANDIDATES["progpo (engine)"] = (engine("progpo"), {})

@@ -22,7 +22,7 @@ from ._inputs import (
 )
 
 #: The estimators, by name.
-METHODS = ("grpo", "gigpo", "graphgpo")
+METHODS = ("grpo", "gigpo", "graphgpo", "progpo")
 
 #: SPEC defaults; every estimator accepts every option (each uses the ones it needs).
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -121,7 +121,7 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     """Per-row advantages of a batch of agent steps, exactly as SPEC.md defines them.
 
     Args:
-        method: ``"grpo"``, ``"gigpo"`` or ``"graphgpo"``.
+        method: ``"grpo"``, ``"gigpo"``, ``"graphgpo"`` or ``"progpo"``.
         group: task group id per row (all rollouts of one task share it), integers.
         trajectory: trajectory id per row; a trajectory's rows are contiguous and in step order.
         state: the state at the start of each step: a list of str or bytes, a 1-D integer array, a 2-D array
@@ -166,6 +166,12 @@ def gigpo(**kwargs: Any) -> np.ndarray:
 def graphgpo(**kwargs: Any) -> np.ndarray:
     """GraphGPO advantages: A_E plus graph distance-to-success returns normalized within step groups."""
     return advantages("graphgpo", **kwargs)
+
+
+def progpo(**kwargs: Any) -> np.ndarray:
+    """ProGPO advantages: every step credited by its progress toward success on the group's graph, scaled to
+    outrank A_E (SPEC "ProGPO")."""
+    return advantages("progpo", **kwargs)
 
 
 def fingerprint(states: Any, *, key: StateKey | None = None, num_threads: int | None = None) -> np.ndarray:
