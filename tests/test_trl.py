@@ -232,6 +232,21 @@ def test_keys_are_typed_and_bad_traces_name_the_rollout():
         )
 
 
+def test_graded_rewards_count_when_no_episode_succeeds():
+    """Rewards [1, .2, .9, 0] without a success: the reward functions rank the episodes; success gives 0."""
+    records = records_from_traces([[(0, b + 1, True)] for b in range(4)], [False] * 4)
+    rewards = [1.0, 0.2, 0.9, 0.0]
+    graded = batch_advantages(
+        records, rewards, num_generations=4, method="grpo", options={}, episode_reward="reward_funcs"
+    )
+    values = np.concatenate(graded.steps)
+    assert np.argsort(values).tolist() == [3, 1, 2, 0] and values.std() > 0.5
+    flat = batch_advantages(
+        records, rewards, num_generations=4, method="grpo", options={}, episode_reward="success"
+    )
+    assert np.all(np.concatenate(flat.steps) == 0)
+
+
 # -- config -------------------------------------------------------------------------------------------------
 
 
@@ -313,6 +328,47 @@ def test_config_parses_from_the_command_line():
         1e-4,
         True,
     )
+
+
+def test_episode_reward_auto_follows_the_reward_funcs_and_warns_when_success_also_exists(tmp_path):
+    """A new user's reward functions are used; with success flags too, one warning names the choice."""
+    import warnings
+
+    from datasets import Dataset
+
+    from graphgpo.trl import GraphGPOTrainer
+    from graphgpo.trl.testing import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer([H.LineWorld.move], corpus=["walk"])
+    data = Dataset.from_dict({"prompt": [[{"role": "user", "content": "walk"}]] * 2})
+
+    class Rewarded(H.LineWorld):
+        def get_reward(self) -> float:
+            return 1.0 if self.graphgpo_success else 0.0
+
+    def build(env_class, reward_funcs=None, **kw):
+        args = _config(output_dir=str(tmp_path), max_steps=1, **kw)
+        return GraphGPOTrainer(
+            tiny_model(tok),
+            reward_funcs=reward_funcs,
+            args=args,
+            train_dataset=data,
+            processing_class=tok,
+            environment_factory=H.line_world_factory(env_class=env_class),
+        )
+
+    with pytest.warns(UserWarning, match="episode reward is TRL's weighted reward"):
+        trainer = build(H.LineWorld, H.success_reward)
+    assert trainer._episode_reward == "reward_funcs"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        # the environment's own get_reward only: success_reward on success, as in SPEC
+        assert build(Rewarded)._episode_reward == "success"
+        # an explicit choice does not warn
+        assert build(H.LineWorld, H.success_reward, episode_reward="success")._episode_reward == "success"
+        assert build(H.LineWorld, [H.success_reward], episode_reward="reward_funcs")._episode_reward == (
+            "reward_funcs"
+        )
 
 
 def test_trainer_requires_a_graphgpo_config():
@@ -724,6 +780,7 @@ def test_rollout_func_traces_and_untokenized_steps(tmp_path):
         save_strategy="no",
         logging_steps=1,
         advantage_estimator="gigpo",
+        episode_reward="success",
         disable_tqdm=True,
     )
     data = Dataset.from_dict({"prompt": ["walk"] * 2})
@@ -755,6 +812,51 @@ def test_rollout_func_traces_and_untokenized_steps(tmp_path):
                 adv[b, start:end].double(), torch.full((end - start,), expected[i], dtype=torch.float64)
             )
     assert trainer.state.log_history[0]["graph/untokenized_steps"] == 1.0
+
+
+def test_default_config_trains_on_graded_rewards_of_failed_episodes(tmp_path):
+    """The issue's case end to end: rewards [1, .2, .9, 0], every rollout reports success False."""
+    from datasets import Dataset
+
+    from graphgpo.trl import GraphGPOConfig
+    from graphgpo.trl.testing import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer(corpus=["go right"])
+    ids = tok("go right", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+
+    def rollout_func(prompts, trainer):
+        return {
+            "prompt_ids": [ids] * len(prompts),
+            "completion_ids": [ids] * len(prompts),
+            "logprobs": None,
+            "graphgpo_trace": [[(0, b % 4 + 1, True)] for b in range(len(prompts))],
+            "graphgpo_success": [False] * len(prompts),
+        }
+
+    args = GraphGPOConfig(
+        output_dir=str(tmp_path),
+        max_steps=1,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=16,
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+    )
+    trainer = H.recording_trainer_class()(
+        tiny_model(tok),
+        reward_funcs=lambda completions, **kw: [1.0, 0.2, 0.9, 0.0][: len(completions)],
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": ["walk"]}),
+        processing_class=tok,
+        rollout_func=rollout_func,
+    )
+    with pytest.warns(UserWarning, match="episode_reward='auto'"):
+        trainer.train()
+    adv = trainer.recorded[0]["advantages"][:, 0]
+    assert adv.argsort().tolist() == [3, 1, 2, 0] and adv.abs().min() > 0.1
 
 
 def test_a_bad_trace_from_rollout_func_names_the_rollout(tmp_path):

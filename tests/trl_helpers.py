@@ -185,6 +185,7 @@ def scripted_line_world_trainer(
         logging_steps=1,
         advantage_estimator=estimator,
         omega=0.5,
+        episode_reward="success",  # the expectations use SPEC's episode reward (success_reward)
         seed=0,
         disable_tqdm=True,
         **config,

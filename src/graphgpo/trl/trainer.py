@@ -53,7 +53,9 @@ class GraphGPOTrainer(GRPOTrainer):
        metric ``graph/unattributed_steps``.
 
     Keys are str, int or bytes and are compared by exact equality (through 128-bit fingerprints).
-    Success comes from ``graphgpo_success`` when given, else from TRL's weighted reward being > 0.
+    Success comes from ``graphgpo_success`` when given, else from TRL's weighted reward being > 0. The
+    episode reward is TRL's weighted reward when the trainer was given ``reward_funcs``, else
+    ``success_reward`` on success (``episode_reward="auto"``; see `GraphGPOConfig`).
     With ``advantage_estimator="grpo"`` traces are optional (a rollout without one is a single step).
 
     **From steps to tokens.** Turn ``j`` owns the steps its tool calls produced (with a `rollout_func`: one
@@ -84,10 +86,31 @@ class GraphGPOTrainer(GRPOTrainer):
                 "arguments plus the estimator options (advantage_estimator, omega, ...)"
             )
         super().__init__(model, reward_funcs, args=args, **kwargs)
+        self._episode_reward = _resolve_episode_reward(args.episode_reward, reward_funcs)
+        self._reward_choice_warned = False
         self._graphgpo_rewards: torch.Tensor | None = None
         self._graphgpo_completions: list | None = None
         self._graphgpo_calls: list[list[CallLog]] | None = None
         self._check_trace_source()
+        pools = getattr(self, "_environment_pool", None) or {}
+        if any(pool and hasattr(pool[0], SUCCESS_KEY) for pool in pools.values()):
+            self._warn_reward_choice()
+
+    def _warn_reward_choice(self) -> None:
+        """Say once that both reward functions and success flags exist and which one is the episode reward."""
+        if self._reward_choice_warned or self.args.episode_reward != "auto":
+            return
+        self._reward_choice_warned = True
+        if self._episode_reward == "reward_funcs":
+            warnings.warn(
+                f"episode_reward='auto': the trainer has reward_funcs and the rollouts report '{SUCCESS_KEY}'; "
+                "the episode reward is TRL's weighted reward (reward_funcs plus any environment get_reward), "
+                f"and '{SUCCESS_KEY}' only decides which rollouts reach the graph's SUCCESS node. Set "
+                "episode_reward='reward_funcs' to keep this without the warning, or 'success' to score "
+                "episodes by success_reward alone (the SPEC default).",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _check_trace_source(self) -> None:
         """Fail at construction, not after the first (expensive) generation, when no traces can come.
@@ -143,6 +166,8 @@ class GraphGPOTrainer(GRPOTrainer):
         # records or its error, and all of them raise the first error together.
         try:
             traces, successes, turns = self._local_episodes(inputs)
+            if any(s is not None for s in successes):
+                self._warn_reward_choice()
             records: list[EpisodeRecord] | BaseException = records_from_traces(traces, successes)
         except (TypeError, ValueError) as err:
             records, turns = err, []
@@ -233,7 +258,7 @@ class GraphGPOTrainer(GRPOTrainer):
             num_generations=num_generations,
             method=self.args.advantage_estimator,
             options=self.args.estimator_options(),
-            episode_reward=self.args.episode_reward,
+            episode_reward=self._episode_reward,
         )
 
         completion_mask = out["completion_mask"].detach().cpu().numpy()
@@ -284,6 +309,14 @@ class GraphGPOTrainer(GRPOTrainer):
         for _ in range(min(len(means), len(logged))):
             logged.pop()
         logged.extend(means)
+
+
+def _resolve_episode_reward(choice: str, reward_funcs) -> str:
+    """``"auto"``: the trainer's own reward functions when it was given any, else success (SPEC)."""
+    if choice != "auto":
+        return choice
+    given = reward_funcs if isinstance(reward_funcs, (list, tuple)) else [reward_funcs]
+    return "reward_funcs" if any(f is not None for f in given) else "success"
 
 
 # Step and call counts summed over ranks into the log: untokenized steps, tool calls the model wrote, calls
