@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from graphgpo.demo.config import DemoConfig
+from graphgpo.demo.config import DemoConfig, Estimator
 from graphgpo.demo.task import build_task
 from graphgpo.demo.training import train_one
 
@@ -46,7 +46,7 @@ def main() -> None:
     task = build_task(cfg.env, cfg.num_levels, cfg.level_seed, cfg.max_steps)
     res = {}
     for name in args.only.split(","):
-        runs = [train_one(task, name, s, cfg, _advantages)
+        runs = [train_one(task, Estimator(name, name), s, cfg, _advantages)
                 for s in range(args.first_seed, args.first_seed + args.seeds)]
         res[name] = {"auc": [r.auc for r in runs], "final": [r.final_success for r in runs],
                      "credit": [r.credit_accuracy for r in runs]}

@@ -345,3 +345,18 @@ def engine(method: str, **opts):
 
 
 CANDIDATES["progpo (engine)"] = (engine("progpo"), {})
+
+
+def outrank_quiet(b: Rows, **_) -> np.ndarray:
+    """outrank group, but a group without a success keeps only rho * K (its A_E holds nothing but the
+    invalid penalties, which rho already charges)."""
+    g = graph_distances(b)
+    rho = progress3(b, g)
+    ae = episode_advantage(b)
+    _, inv = np.unique(b.group, return_inverse=True)
+    m = np.zeros(inv.max() + 1)
+    np.maximum.at(m, inv, np.abs(ae))
+    return np.where(g.has_success, ae, 0.0) + rho * (m[inv] + 1.0)
+
+
+CANDIDATES["outrank quiet"] = (outrank_quiet, {})
