@@ -146,7 +146,20 @@ struct BatchArgs {
   std::optional<UInt8Array> valid;
   std::optional<DoubleArray> reward, cost;
   std::optional<Int64Array> action;
+  std::optional<graphgpo_bindings::TextColumn> state_text, next_state_text;  // merge="similar"
 };
+
+// Text columns (str or bytes, not mixed) when given; next_state's kind must be state's.
+void attach_texts(BatchArgs& args, const py::object& state_text, const py::object& next_state_text) {
+  if (state_text.is_none()) {
+    if (!next_state_text.is_none()) throw py::value_error("next_state_text needs state_text");
+    return;
+  }
+  const size_t n = args.group.ndim() == 1 ? static_cast<size_t>(args.group.shape(0)) : 0;
+  args.state_text = graphgpo_bindings::text_column(state_text, n, "state");
+  if (!next_state_text.is_none())
+    args.next_state_text = graphgpo_bindings::text_column(next_state_text, n, "next_state", args.state_text->is_str ? 1 : 0);
+}
 
 graphgpo::BatchView make_view(const BatchArgs& a) {
   if (a.group.ndim() != 1) throw py::value_error("group must be one-dimensional");
@@ -162,6 +175,8 @@ graphgpo::BatchView make_view(const BatchArgs& a) {
   b.reward = optional_data<double>(a.reward, n, "reward");
   b.cost = optional_data<double>(a.cost, n, "cost");
   b.action = optional_data<int64_t>(a.action, n, "action");
+  if (a.state_text) b.state_text = a.state_text->refs.data();
+  if (a.next_state_text) b.next_state_text = a.next_state_text->refs.data();
   return b;
 }
 
@@ -233,6 +248,8 @@ class PyGraphBatch {
     std::vector<int64_t> src(gr.edge_src.begin(), gr.edge_src.end()), dst(gr.edge_dst.begin(), gr.edge_dst.end());
     return py::make_tuple(to_array(src), to_array(dst), to_array(gr.edge_row));
   }
+  py::array_t<int64_t> node_origins(size_t g) const { return to_array(graph(g).node_origin); }
+  int64_t num_exact_states(size_t g) const { return graph(g).num_exact_states; }
   py::tuple csr(size_t g, bool reverse) const {
     const auto& gr = graph(g);
     const auto& offsets = reverse ? gr.in_offsets : gr.out_offsets;
@@ -305,24 +322,27 @@ PYBIND11_MODULE(_core, m) {
       [make_args](const std::string& method, Int64Array group, Int64Array trajectory, UInt64Array state,
                   std::optional<UInt64Array> next_state, UInt8Array success, std::optional<UInt8Array> valid,
                   std::optional<DoubleArray> reward, std::optional<DoubleArray> cost, std::optional<Int64Array> action,
-                  const std::string& options_json) {
-        return advantages(method, make_args(group, trajectory, state, next_state, success, valid, reward, cost, action),
-                          options_json);
+                  const std::string& options_json, const py::object& state_text, const py::object& next_state_text) {
+        BatchArgs args = make_args(group, trajectory, state, next_state, success, valid, reward, cost, action);
+        attach_texts(args, state_text, next_state_text);
+        return advantages(method, args, options_json);
       },
       py::arg("method"), py::arg("group"), py::arg("trajectory"), py::arg("state"), py::arg("next_state"),
       py::arg("success"), py::arg("valid"), py::arg("reward"), py::arg("cost"), py::arg("action"),
-      py::arg("options_json"));
+      py::arg("options_json"), py::arg("state_text") = py::none(), py::arg("next_state_text") = py::none());
   m.def(
       "build_graphs",
       [make_args](Int64Array group, Int64Array trajectory, UInt64Array state, std::optional<UInt64Array> next_state,
                   UInt8Array success, std::optional<DoubleArray> cost, std::optional<Int64Array> action,
-                  const std::string& options_json) {
-        return build_graphs(make_args(group, trajectory, state, next_state, success, std::nullopt, std::nullopt, cost,
-                                      action),
-                            options_json);
+                  const std::string& options_json, const py::object& state_text, const py::object& next_state_text) {
+        BatchArgs args =
+            make_args(group, trajectory, state, next_state, success, std::nullopt, std::nullopt, cost, action);
+        attach_texts(args, state_text, next_state_text);
+        return build_graphs(args, options_json);
       },
       py::arg("group"), py::arg("trajectory"), py::arg("state"), py::arg("next_state"), py::arg("success"),
-      py::arg("cost"), py::arg("action"), py::arg("options_json"));
+      py::arg("cost"), py::arg("action"), py::arg("options_json"), py::arg("state_text") = py::none(),
+      py::arg("next_state_text") = py::none());
 
   py::class_<PyGraphBatch>(m, "GraphBatch")
       .def_property_readonly("num_groups", &PyGraphBatch::num_groups)
@@ -334,7 +354,9 @@ PYBIND11_MODULE(_core, m) {
       .def("node_kinds", &PyGraphBatch::node_kinds, py::arg("group"))
       .def("node_states", &PyGraphBatch::node_states, py::arg("group"))
       .def("edges", &PyGraphBatch::edges, py::arg("group"))
-      .def("csr", &PyGraphBatch::csr, py::arg("group"), py::arg("reverse") = false);
+      .def("csr", &PyGraphBatch::csr, py::arg("group"), py::arg("reverse") = false)
+      .def("node_origins", &PyGraphBatch::node_origins, py::arg("group"))
+      .def("num_exact_states", &PyGraphBatch::num_exact_states, py::arg("group"));
   register_cuda_bindings(m);
   graphgpo_bindings::register_text_bindings(m);
 }

@@ -201,6 +201,8 @@ void validate_options(const Options& o) {
   require_finite("eps", o.eps);
   if (o.eps < 0.0) fail("option 'eps' must be >= 0");
   if (o.num_threads < 0) fail("option 'num_threads' must be >= 0");
+  if (!(o.similarity > 0.0 && o.similarity < 1.0))
+    fail("option 'similarity' must lie in (0, 1), got " + std::to_string(o.similarity));
 }
 
 Options parse_options_json(const std::string& json) {
@@ -221,6 +223,9 @@ Options parse_options_json(const std::string& json) {
       o.episode_stats = choose(key, v, "per_step", EpisodeStats::PerStep, "per_trajectory", EpisodeStats::PerTrajectory);
     else if (key == "distance")
       o.distance = choose(key, v, "shortest", DistanceKind::Shortest, "expected", DistanceKind::Expected);
+    else if (key == "merge")
+      o.merge = choose(key, v, "exact", Merge::Exact, "similar", Merge::Similar);
+    else if (key == "similarity") o.similarity = as_number(key, v);
     else if (key == "normalize_distance") {
       if (v.kind != JsonScalar::Bool) fail("option 'normalize_distance' must be true or false");
       o.normalize_distance = v.boolean;
@@ -235,7 +240,7 @@ Options parse_options_json(const std::string& json) {
     } else {
       fail("unknown option '" + key +
            "': expected one of omega, gamma, success_reward, invalid_penalty, step_weight, episode_weight, norm, "
-           "eps, convention, episode_stats, normalize_distance, distance, num_threads");
+           "eps, convention, episode_stats, normalize_distance, distance, merge, similarity, num_threads");
     }
   });
   validate_options(o);

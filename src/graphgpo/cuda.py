@@ -284,6 +284,8 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     torch = _torch()
     encoded = options_json(options)
     _core.check_options(encoded)  # unknown options and bad values fail before any work
+    if options.get("merge") == "similar" and method != "grpo":
+        raise ValueError("merge='similar' compares texts and runs on the CPU engine only (graphgpo.advantages)")
     fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,
               "next_state": next_state, "valid": valid, "reward": reward, "cost": cost, "action": action}
     # grpo never reads states: their kinds are checked, but they are not hashed.
@@ -308,6 +310,8 @@ def next_state_distances(*, group, trajectory, state, success, next_state=None, 
     torch = _torch()
     encoded = options_json(options)
     _core.check_options(encoded)
+    if options.get("merge") == "similar":
+        raise ValueError("merge='similar' compares texts and runs on the CPU engine only (graphgpo.build_graphs)")
     fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,
               "next_state": next_state, "cost": cost, "action": action}
     rows = _prepare(torch, fields, key, device, hash_states=True)

@@ -13,6 +13,7 @@ enum class Norm { MeanStd, Mean };
 enum class Convention { Reference, Paper };
 enum class EpisodeStats { PerStep, PerTrajectory };
 enum class DistanceKind { Shortest, Expected };
+enum class Merge { Exact, Similar };
 
 struct Options {
   double omega = 0.1;            // (0, 1)
@@ -27,6 +28,8 @@ struct Options {
   EpisodeStats episode_stats = EpisodeStats::PerStep;
   bool normalize_distance = false;
   DistanceKind distance = DistanceKind::Shortest;
+  Merge merge = Merge::Exact;  // SPEC "Merging similar states": "similar" needs text states
+  double similarity = 0.95;    // (0, 1): difflib ratio at which a state joins a representative
   int num_threads = 0;  // 0 = default (GRAPHGPO_NUM_THREADS or all cores); results never depend on it
 };
 
