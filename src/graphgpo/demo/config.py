@@ -31,7 +31,6 @@ ESTIMATORS: tuple[Estimator, ...] = (
     Estimator("grpo", "grpo"),
     Estimator("gigpo", "gigpo", {"gamma": 0.95}),
     Estimator("graphgpo", "graphgpo", {"omega": 0.8}),
-    Estimator("progpo", "progpo"),  # its defaults: it has no omega
 )
 LABELS: tuple[str, ...] = tuple(row.label for row in ESTIMATORS)
 #: Paired differences are reported against this row.
