@@ -18,11 +18,12 @@ from reference import (
     _Terminal,
     group_distances,
     next_nodes,
+    progress_sign,
     reference_advantages,
 )
 
 #: The estimators whose graph distances the memory feeds.
-MEMORY_METHODS = ("graphgpo",)
+MEMORY_METHODS = ("graphgpo", "progpo")
 
 
 class MemoryReference:
@@ -115,13 +116,27 @@ def reference_memory_advantages(memory: MemoryReference, method: str, *, group, 
     rows_by_group: dict[Hashable, list] = defaultdict(list)
     for i in range(n):
         rows_by_group[group[i]].append((state[i], targets[i], costs[i], None))
-    dist = {}
+    dist, far = {}, {}
     for g, rows in rows_by_group.items():
         stored = memory.tasks.get(first_task[g], {})
         union = rows + [(u, v, c, None) for (u, v), (_, c, _) in stored.items()]
-        dist[g] = group_distances(union, has_success=any(v is SUCCESS for _, v, _, _ in union), expected=False)
+        dist[g], far[g] = group_distances(union, has_success=any(v is SUCCESS for _, v, _, _ in union),
+                                          expected=False, with_far=True)
 
     valid = [True] * n if valid is None else [bool(x) for x in valid]
+    ew, sw = float(o["episode_weight"]), float(o["step_weight"])
+    if method == "progpo":
+        largest: dict[Hashable, float] = defaultdict(float)
+        for g, e in zip(group, a_episode):
+            largest[g] = max(largest[g], abs(e))
+        out = []
+        for i in range(n):
+            d = dist[group[i]]
+            rho = progress_sign(d[state[i]], d[targets[i]], far[group[i]], costs[i], loop=targets[i] == state[i],
+                                valid=valid[i])
+            out.append(ew * a_episode[i] + sw * rho * (abs(ew) * largest[group[i]] + 1.0))
+        memory.store(tasks, list(state), targets, costs)
+        return out
     sr, ip, omega = float(o["success_reward"]), float(o["invalid_penalty"]), float(o["omega"])
     step_return = [0.0] * n
     for i in range(n):
@@ -134,7 +149,6 @@ def reference_memory_advantages(memory: MemoryReference, method: str, *, group, 
             exponent = d[targets[i]]
         step_return[i] = sr * omega**exponent - (0.0 if valid[i] else ip)
     a_step = _normalize_by(list(zip(group, state)), step_return, o["norm"], float(o["eps"]), singleton_is_zero=True)
-    ew, sw = float(o["episode_weight"]), float(o["step_weight"])
     out = [ew * e + sw * s for e, s in zip(a_episode, a_step)]
     memory.store(tasks, list(state), targets, costs)
     return out

@@ -237,7 +237,8 @@ def call_sequences(draw):
         batch["task"] = [(f"task {task_of[g]}" if str_tasks else task_of[g] * 1000 - 7) for g in batch["group"]]
         if draw(st.booleans()):
             batch.pop("task")  # default: the group id
-        calls.append((batch, draw(options("graphgpo"))))
+        method = draw(st.sampled_from(["graphgpo", "graphgpo", "progpo"]))
+        calls.append((batch, draw(options(method)), method))
     save_at = draw(st.none() | st.integers(0, len(calls) - 1))
     return bounds, str_tasks, calls, save_at
 
@@ -248,13 +249,13 @@ def test_sequences_of_calls_match_the_reference(sequence):
     bounds, _, calls, save_at = sequence
     memory, ref = graphgpo.GraphMemory(**bounds), MemoryReference(**bounds)
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (batch, opts) in enumerate(calls):
+        for k, (batch, opts, method) in enumerate(calls):
             if k == save_at:
                 path = Path(tmp) / "memory.bin"
                 memory.save(path)
                 memory = graphgpo.GraphMemory.load(path)
-            expected = reference_memory_advantages(ref, "graphgpo", **batch, **opts)
-            got = graphgpo.advantages("graphgpo", memory=memory, **batch, **opts)
+            expected = reference_memory_advantages(ref, method, **batch, **opts)
+            got = graphgpo.advantages(method, memory=memory, **batch, **opts)
             np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
             assert engine_contents(memory) == reference_contents(ref)
             stats = memory.stats()
@@ -266,9 +267,9 @@ def test_sequences_of_calls_match_the_reference(sequence):
 def test_thread_count_and_copies_change_nothing(sequence, threads):
     bounds, _, calls, _ = sequence
     one, many = graphgpo.GraphMemory(**bounds), graphgpo.GraphMemory(**bounds)
-    for batch, opts in calls:
-        a = graphgpo.advantages("graphgpo", memory=one, num_threads=1, **batch, **opts)
-        b = graphgpo.advantages("graphgpo", memory=many, num_threads=threads, **batch, **opts)
+    for batch, opts, method in calls:
+        a = graphgpo.advantages(method, memory=one, num_threads=1, **batch, **opts)
+        b = graphgpo.advantages(method, memory=many, num_threads=threads, **batch, **opts)
         assert a.tobytes() == b.tobytes()
         many = pickle.loads(pickle.dumps(many))
     assert one._engine.to_bytes() == many._engine.to_bytes()
@@ -451,7 +452,7 @@ def test_repr_and_stats():
     stats = memory.stats()
     assert set(stats) == {"tasks", "edges", "bytes", "calls"}
     assert stats["tasks"] == 1 and stats["edges"] == 3 and stats["calls"] == 1 and stats["bytes"] > 0
-    assert "GraphMemory" in graphgpo.__all__ and graphgpo.MEMORY_METHODS == ("graphgpo",)
+    assert "GraphMemory" in graphgpo.__all__ and graphgpo.MEMORY_METHODS == ("graphgpo", "progpo")
 
 
 @pytest.mark.skipif(os.environ.get("GRAPHGPO_SLOW_TESTS") != "1", reason="set GRAPHGPO_SLOW_TESTS=1")

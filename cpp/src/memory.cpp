@@ -58,8 +58,9 @@ MemoryBounds parse_memory_options_json(const std::string& json) {
 }
 
 void check_memory_options(Method method, const Options& options) {
-  if (method != Method::GraphGpo)
-    fail(std::string("memory needs a graph-based method ('graphgpo'), got '") + method_name(method) + "'");
+  if (method != Method::GraphGpo && method != Method::ProGpo)
+    fail(std::string("memory needs a graph-based method ('graphgpo' or 'progpo'), got '") + method_name(method) +
+         "'");
   if (options.distance != DistanceKind::Shortest)
     fail("memory needs distance='shortest' (stored edges keep no actions for distance='expected')");
   if (options.merge != Merge::Exact)

@@ -24,7 +24,7 @@ from ._text import text_states, wants_texts
 from .memory import GraphMemory, task_keys
 
 #: The estimators, by name.
-METHODS = ("grpo", "gigpo", "graphgpo")
+METHODS = ("grpo", "gigpo", "graphgpo", "progpo")
 
 #: SPEC defaults; every estimator accepts every option (each uses the ones it needs).
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -162,7 +162,7 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     """Per-row advantages of a batch of agent steps, exactly as SPEC.md defines them.
 
     Args:
-        method: ``"grpo"``, ``"gigpo"`` or ``"graphgpo"``.
+        method: ``"grpo"``, ``"gigpo"``, ``"graphgpo"`` or ``"progpo"``.
         group: task group id per row (all rollouts of one task share it): integers within int64, or
             strings such as verl's uuid ``uid`` (hashed to int64; equal strings give equal ids).
         trajectory: trajectory id per row (integers or strings, like ``group``); a trajectory's rows are
@@ -227,6 +227,12 @@ def gigpo(**kwargs: Any) -> np.ndarray:
 def graphgpo(**kwargs: Any) -> np.ndarray:
     """GraphGPO advantages: A_E plus graph distance-to-success returns normalized within step groups."""
     return advantages("graphgpo", **kwargs)
+
+
+def progpo(**kwargs: Any) -> np.ndarray:
+    """ProGPO advantages: every step credited by its progress toward success on the group's graph, scaled to
+    outrank A_E (SPEC "ProGPO")."""
+    return advantages("progpo", **kwargs)
 
 
 def fingerprint(states: Any, *, key: StateKey | None = None, num_threads: int | None = None) -> np.ndarray:

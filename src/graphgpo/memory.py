@@ -14,8 +14,8 @@ import numpy as np
 from . import _core
 from ._inputs import to_numpy
 
-#: Estimators that accept ``memory=`` (those whose step returns come from graph distances).
-MEMORY_METHODS = ("graphgpo",)
+#: Estimators that accept ``memory=`` (those whose credit comes from distances on the group's graph).
+MEMORY_METHODS = ("graphgpo", "progpo")
 
 
 def _bound(name: str, value: Any) -> int | None:
@@ -31,7 +31,8 @@ def _bound(name: str, value: Any) -> int | None:
 class GraphMemory:
     """Per task, the distinct edges (u, v) between states seen in earlier calls, within bounds.
 
-    Pass it to :func:`graphgpo.advantages` with ``memory=`` (``"graphgpo"``, ``distance="shortest"``): each
+    Pass it to :func:`graphgpo.advantages` with ``memory=`` (``"graphgpo"`` or ``"progpo"``,
+    ``distance="shortest"``, ``merge="exact"``): each
     group's graph is then its rows' edges plus its task's stored edges (as the memory was before the call),
     and after the call the memory stores the call's edges. Bounds (``None``: unbounded), applied after each
     call in this order:

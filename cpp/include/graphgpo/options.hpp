@@ -9,7 +9,7 @@
 namespace graphgpo {
 inline namespace v0 {
 
-enum class Method { Grpo, Gigpo, GraphGpo };
+enum class Method { Grpo, Gigpo, GraphGpo, ProGpo };
 enum class Norm { MeanStd, Mean };
 enum class Convention { Reference, Paper };
 enum class EpisodeStats { PerStep, PerTrajectory };
@@ -47,7 +47,7 @@ struct JsonScalar {
 void read_flat_json(const std::string& json,
                     const std::function<void(const std::string& key, const JsonScalar& value)>& on_member);
 
-// Parse "grpo" | "gigpo" | "graphgpo"; throws Error(InvalidArgument) otherwise.
+// Parse "grpo" | "gigpo" | "graphgpo" | "progpo"; throws Error(InvalidArgument) otherwise.
 Method parse_method(const std::string& name);
 const char* method_name(Method method);
 
