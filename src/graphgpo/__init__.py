@@ -8,11 +8,12 @@ import json as _json
 import pkgutil as _pkgutil
 
 from . import _core
-from ._api import DEFAULT_OPTIONS, METHODS, advantages, fingerprint, gigpo, graphgpo, grpo
+from ._api import DEFAULT_OPTIONS, METHODS, advantages, fingerprint, gigpo, graphgpo, grpo, progpo
 from ._inputs import FINGERPRINT_DTYPE
 from ._paths import docs_path, get_cmake_dir, get_include, get_library
 from .diagnostics import diagnostics
 from .graph import CSR, GraphBatch, build_graphs
+from .memory import MEMORY_METHODS, GraphMemory
 
 __version__: str = _core.version()
 
@@ -31,8 +32,10 @@ __all__ = [
     "CSR",
     "DEFAULT_OPTIONS",
     "FINGERPRINT_DTYPE",
+    "MEMORY_METHODS",
     "METHODS",
     "GraphBatch",
+    "GraphMemory",
     "__version__",
     "advantages",
     "build_graphs",
@@ -47,6 +50,7 @@ __all__ = [
     "gigpo",
     "graphgpo",
     "grpo",
+    "progpo",
 ]
 
 
