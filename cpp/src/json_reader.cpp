@@ -1,4 +1,4 @@
-#include "json_reader.hpp"
+#include "graphgpo/json_reader.hpp"
 
 #include <charconv>
 #include <cstdint>

@@ -7,14 +7,11 @@
 #include <sstream>
 
 #include "graphgpo/error.hpp"
-#include "json_reader.hpp"
 
 namespace graphgpo {
 inline namespace v0 {
 namespace {
 
-// Options JSON is read by the strict, locale-independent reader of json_reader.hpp.
-using JsonScalar = json::Scalar;
 
 double as_number(const std::string& key, const JsonScalar& v) {
   if (v.kind == JsonScalar::Bool) return v.boolean ? 1.0 : 0.0;  // Python bools are ints
@@ -42,10 +39,16 @@ void require_finite(const char* name, double value) {
 
 }  // namespace
 
+void read_flat_json(const std::string& json,
+                    const std::function<void(const std::string& key, const JsonScalar& value)>& on_member) {
+  json::read_flat_object(json, on_member);
+}
+
 Method parse_method(const std::string& name) {
   if (name == "grpo") return Method::Grpo;
   if (name == "gigpo") return Method::Gigpo;
   if (name == "graphgpo") return Method::GraphGpo;
+  if (name == "progpo") return Method::ProGpo;
   fail("unknown method '" + name + "': expected 'grpo', 'gigpo' or 'graphgpo'");
 }
 
@@ -54,6 +57,7 @@ const char* method_name(Method method) {
     case Method::Grpo: return "grpo";
     case Method::Gigpo: return "gigpo";
     case Method::GraphGpo: return "graphgpo";
+    case Method::ProGpo: return "progpo";
   }
   return "?";
 }

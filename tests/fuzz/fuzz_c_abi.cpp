@@ -4,13 +4,16 @@
 //
 // One input is a byte string, decoded into a short sequence of calls: advantages (old and batch-struct entry
 // points) with rows full of special numbers, NULLs, corrupt runs and random methods; the graph handle API;
-// fingerprints; and options texts that are structured, mutated or random bytes. After every call it
+// graph memory handles (calls that feed them, stats, save, load, loads of damaged files); fingerprints;
+// and options texts that are structured, mutated or random bytes. After every call it
 // checks the ABI's promises and aborts on the first broken one:
 //   - the status is a graphgpo_status_t; graphgpo_last_error() is "" after success and a message after failure;
 //   - on failure nothing is written to the outputs (canaries);
 //   - a successful call's advantages are finite (finite inputs never give inf/NaN), and equal, bit for bit,
 //     on 1 and 4 threads and through graphgpo_advantages_batch;
-//   - graph handles describe consistent CSR arrays, node kinds and finite distances.
+//   - graph handles describe consistent CSR arrays, node kinds and finite distances;
+//   - a failed call with a graph memory leaves it unchanged; a saved memory loads back with the same edges;
+//     a damaged file loads as an error (or a valid memory), never a crash.
 // Memory errors and undefined behaviour are the sanitizers' to report.
 //
 //   fuzz_c_abi replay PATH...                 run the inputs in files (directories: every file in them)
@@ -35,6 +38,7 @@
 #include <set>
 #include <string>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -59,7 +63,7 @@ void save_current_input() {
   char name[64];
   std::snprintf(name, sizeof name, "crash-%016llx", static_cast<unsigned long long>(fnv1a(g_current->data(), g_current->size())));
   if (FILE* f = std::fopen(name, "wb")) {
-    std::fwrite(g_current->data(), 1, g_current->size(), f);
+    if (!g_current->empty()) std::fwrite(g_current->data(), 1, g_current->size(), f);
     std::fclose(f);
     std::fprintf(stderr, "fuzz_c_abi: input written to %s\n", name);
   }
@@ -152,7 +156,7 @@ void record(const char* call, graphgpo_status_t status) {
 
 void check_status(const char* call, graphgpo_status_t status) {
   const int s = static_cast<int>(status);
-  if (s < GRAPHGPO_OK || s > GRAPHGPO_INTERNAL) violation("%s returned status %d", call, s);
+  if (s < GRAPHGPO_OK || s > GRAPHGPO_IO_ERROR) violation("%s returned status %d", call, s);
   const char* message = graphgpo_last_error();
   if (!message) violation("%s: graphgpo_last_error() is NULL", call);
   if (status == GRAPHGPO_OK && message[0] != '\0') violation("%s succeeded but left the message '%s'", call, message);
@@ -270,6 +274,8 @@ struct Rows {
   std::vector<size_t> text_size, next_text_size;
   bool has_text = false, has_next_text = false, null_text_row = false;
   int32_t encoding = 0;
+  std::vector<int64_t> task;  // memory task keys (batch entry point)
+  bool has_task = false;
 
   const int64_t* g() const { return null_group ? nullptr : group.data(); }
   const int64_t* t() const { return null_trajectory ? nullptr : trajectory.data(); }
@@ -323,6 +329,8 @@ Rows make_rows(Input& in) {
   b.null_trajectory = in.chance(3);
   b.null_state = in.chance(3);
   b.null_success = in.chance(3);
+  b.has_task = in.chance(15);
+  for (size_t i = 0; i < b.n; ++i) b.task.push_back(in.chance(90) ? static_cast<int64_t>(in.below(3)) : in.id());
   if (in.chance(35)) {
     b.has_text = true;
     b.has_next_text = in.chance(40);
@@ -371,7 +379,7 @@ struct Canaried {
 };
 
 const char* method_of(Input& in, std::string& storage) {
-  static const char* const methods[] = {"grpo", "gigpo", "graphgpo", "graphgpo", "gigpo", "", "GRPO", "graphgpo "};
+  static const char* const methods[] = {"grpo", "gigpo", "graphgpo", "progpo", "gigpo", "", "GRPO", "graphgpo "};
   const size_t k = in.below(10);
   if (k == 9) return nullptr;
   if (k == 8) {
@@ -395,6 +403,7 @@ graphgpo_batch_t make_batch(const Rows& b) {
   batch.reward = b.r();
   batch.cost = b.c();
   batch.action = b.a();
+  batch.task = b.has_task ? b.task.data() : nullptr;
   if (b.has_text) {
     batch.state_text = b.text_ptr.data();
     batch.state_text_size = b.text_size.data();
@@ -451,6 +460,7 @@ void call_advantages(Input& in) {
   plain.next_state_text = nullptr;
   plain.next_state_text_size = nullptr;
   plain.text_encoding = 0;
+  plain.task = nullptr;
   Canaried via_batch(b.n);
   const graphgpo_status_t s = graphgpo_advantages_batch(method, &plain, options_json, nullptr, via_batch.data());
   check_advantages_result("graphgpo_advantages_batch", s, via_batch, b.n);
@@ -598,6 +608,118 @@ void call_fingerprints(Input& in) {
   check_status("graphgpo_fingerprint_bytes", graphgpo_fingerprint_bytes(nullptr, in.below(2), in.chance(5) ? nullptr : &one));
 }
 
+// Graph memory: a handle, calls that feed it (some failing: they must change nothing), stats, a save and
+// a load that gives the same stats back, and loads of damaged files (never more than an error).
+std::string g_temp_dir;
+bool read_file(const std::string& path, std::vector<uint8_t>& out);
+
+struct MemoryStats {
+  uint64_t tasks = 0, edges = 0, bytes = 0, calls = 0;
+  bool operator==(const MemoryStats& o) const {
+    return tasks == o.tasks && edges == o.edges && bytes == o.bytes && calls == o.calls;
+  }
+};
+
+MemoryStats stats_of(const graphgpo_memory_t* memory) {
+  MemoryStats m;
+  check_status("graphgpo_memory_stats", graphgpo_memory_stats(memory, &m.tasks, &m.edges, &m.bytes, &m.calls));
+  return m;
+}
+
+std::string memory_options(Input& in) {
+  static const char* const texts[] = {"", "{}", "{\"max_edges_per_task\": 3}", "{\"max_edges\": 5, \"max_age\": 1}",
+                                      "{\"max_edges\": 0}", "{\"max_age\": null}", "{\"max_edges\": -1}",
+                                      "{\"max_edges\": 1.5}", "{\"bogus\": 1}", "{\"max_edges\": 9e18}"};
+  return in.chance(80) ? texts[in.below(sizeof texts / sizeof texts[0])] : options_text(in).text;
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  if (FILE* f = std::fopen(path.c_str(), "wb")) {
+    if (!bytes.empty()) std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+  }
+}
+
+std::string read_bytes(const std::string& path) {
+  std::vector<uint8_t> data;
+  read_file(path, data);
+  return std::string(data.begin(), data.end());
+}
+
+void call_memory(Input& in) {
+  graphgpo_memory_t* const sentinel = reinterpret_cast<graphgpo_memory_t*>(uintptr_t{0x5A5A});
+  graphgpo_memory_t* memory = sentinel;
+  const std::string options = memory_options(in);
+  const graphgpo_status_t created = graphgpo_memory_create(in.chance(5) ? nullptr : options.c_str(),
+                                                           in.chance(2) ? nullptr : &memory);
+  check_status("graphgpo_memory_create", created);
+  if (created != GRAPHGPO_OK) {
+    if (memory != sentinel) violation("graphgpo_memory_create failed but wrote its handle");
+    return;
+  }
+  for (size_t call = in.below(4) + 1; call > 0; --call) {
+    const Rows b = make_rows(in);
+    static const char* const texts[] = {"{}", "{\"omega\": 0.5}", "{\"distance\": \"expected\"}",
+                                        "{\"merge\": \"similar\"}", "{\"num_threads\": 2}"};
+    const char* methods[] = {"graphgpo", "graphgpo", "progpo", "gigpo", "grpo"};
+    const char* method = methods[in.below(5)];
+    const std::string text = in.chance(85) ? texts[in.below(5)] : options_text(in).text;
+    graphgpo_batch_t batch = make_batch(b);
+    const MemoryStats before = stats_of(memory);
+    Canaried out(b.n);
+    const graphgpo_status_t s = graphgpo_advantages_batch(method, &batch, text.c_str(), memory, out.data());
+    check_advantages_result("graphgpo_advantages_batch (memory)", s, out, b.n);
+    const std::string error = graphgpo_last_error();
+    const MemoryStats after = stats_of(memory);
+    if (s != GRAPHGPO_OK && !(after == before))
+      violation("a failed call with memory changed the memory (tasks %llu -> %llu, edges %llu -> %llu, bytes %llu -> "
+                "%llu, calls %llu -> %llu; the call's error: %s)",
+                (unsigned long long)before.tasks, (unsigned long long)after.tasks, (unsigned long long)before.edges,
+                (unsigned long long)after.edges, (unsigned long long)before.bytes, (unsigned long long)after.bytes,
+                (unsigned long long)before.calls, (unsigned long long)after.calls, error.c_str());
+    if (s == GRAPHGPO_OK && after.calls != before.calls + 1) violation("a call with memory did not count");
+  }
+  const std::string path = g_temp_dir + "/memory.bin";
+  const graphgpo_status_t saved = graphgpo_memory_save(memory, in.chance(3) ? nullptr : path.c_str());
+  check_status("graphgpo_memory_save", saved);
+  if (saved == GRAPHGPO_OK) {
+    graphgpo_memory_t* loaded = sentinel;
+    check_status("graphgpo_memory_load", graphgpo_memory_load(path.c_str(), &loaded));
+    if (loaded == sentinel || !loaded) violation("graphgpo_memory_load succeeded without a handle");
+    const MemoryStats a = stats_of(memory), b = stats_of(loaded);
+    if (a.tasks != b.tasks || a.edges != b.edges) violation("a saved and loaded memory differs");
+    graphgpo_memory_free(loaded);
+    // A damaged copy: truncated, bytes flipped or appended. Loading it is an error or a valid memory.
+    std::string bytes = read_bytes(path);
+    for (size_t k = in.below(4) + 1; k > 0 && !bytes.empty(); --k) {
+      switch (in.below(3)) {
+        case 0: bytes.resize(in.below(bytes.size())); break;
+        case 1: bytes[in.below(bytes.size())] ^= static_cast<char>(1 + in.below(255)); break;
+        default: bytes += in.bytes(16);
+      }
+    }
+    const std::string damaged = g_temp_dir + "/damaged.bin";
+    write_bytes(damaged, bytes);
+    graphgpo_memory_t* broken = sentinel;
+    const graphgpo_status_t s = graphgpo_memory_load(damaged.c_str(), &broken);
+    check_status("graphgpo_memory_load (damaged)", s);
+    if (s != GRAPHGPO_OK && broken != sentinel) violation("a failed load wrote its handle");
+    if (s == GRAPHGPO_OK) {
+      stats_of(broken);
+      graphgpo_memory_free(broken);
+    }
+  }
+  const std::string missing = g_temp_dir + "/no/such/dir/memory.bin";
+  const graphgpo_status_t bad_save = graphgpo_memory_save(memory, missing.c_str());
+  check_status("graphgpo_memory_save (bad path)", bad_save);
+  if (bad_save == GRAPHGPO_OK) violation("saving into a missing directory succeeded");
+  graphgpo_memory_t* none = sentinel;
+  check_status("graphgpo_memory_load (missing)", graphgpo_memory_load(missing.c_str(), &none));
+  if (none != sentinel) violation("a failed load wrote its handle");
+  graphgpo_memory_free(memory);
+  graphgpo_memory_free(nullptr);
+}
+
 // Options alone: n = 0 runs the parser and nothing else.
 void call_options(Input& in) {
   const OptionsText options = options_text(in);
@@ -634,7 +756,7 @@ void run_one(const std::vector<uint8_t>& data) {
   g_current = &data;
   Input in(data.data(), data.size());
   for (int call = 0; call < 4 && (call == 0 || !in.exhausted()); ++call) {
-    switch (in.below(8)) {
+    switch (in.below(9)) {
       case 0:
       case 1: call_advantages(in); break;
       case 2: call_advantages_batch(in); break;
@@ -642,6 +764,7 @@ void run_one(const std::vector<uint8_t>& data) {
       case 4: call_graphs(in); break;
       case 5: call_fingerprints(in); break;
       case 6: call_options(in); break;
+      case 7: call_memory(in); break;
       default: call_misc(in); break;
     }
   }
@@ -731,7 +854,7 @@ void save_input(const std::string& dir, const std::vector<uint8_t>& data) {
   std::snprintf(name, sizeof name, "/%016llx", static_cast<unsigned long long>(fnv1a(data.data(), data.size())));
   const std::string path = dir + name;
   if (FILE* f = std::fopen(path.c_str(), "wb")) {
-    std::fwrite(data.data(), 1, data.size(), f);
+    if (!data.empty()) std::fwrite(data.data(), 1, data.size(), f);
     std::fclose(f);
   }
 }
@@ -751,6 +874,19 @@ int main(int argc, char** argv) {
   __sanitizer_set_death_callback(save_current_input);
 #endif
   if (argc < 2) return usage();
+  char temp_template[] = "/tmp/fuzz_c_abi.XXXXXX";
+  if (!mkdtemp(temp_template)) {
+    std::fprintf(stderr, "fuzz_c_abi: cannot make a temporary directory\n");
+    return 2;
+  }
+  g_temp_dir = temp_template;
+  struct RemoveTemp {
+    ~RemoveTemp() {
+      std::remove((g_temp_dir + "/memory.bin").c_str());
+      std::remove((g_temp_dir + "/damaged.bin").c_str());
+      rmdir(g_temp_dir.c_str());
+    }
+  } remove_temp;
   const std::string mode = argv[1];
   if (mode == "replay") {
     size_t count = 0;

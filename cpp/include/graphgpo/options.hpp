@@ -3,12 +3,15 @@
 // function signature.
 #pragma once
 
+#include <functional>
 #include <string>
+
+#include "graphgpo/json_reader.hpp"
 
 namespace graphgpo {
 inline namespace v0 {
 
-enum class Method { Grpo, Gigpo, GraphGpo };
+enum class Method { Grpo, Gigpo, GraphGpo, ProGpo };
 enum class Norm { MeanStd, Mean };
 enum class Convention { Reference, Paper };
 enum class EpisodeStats { PerStep, PerTrajectory };
@@ -33,7 +36,16 @@ struct Options {
   int num_threads = 0;  // 0 = default (GRAPHGPO_NUM_THREADS or all cores); results never depend on it
 };
 
-// Parse "grpo" | "gigpo" | "graphgpo"; throws Error(InvalidArgument) otherwise.
+// One value of a flat JSON object (options are scalars only): see json_reader.hpp.
+using JsonScalar = json::Scalar;
+
+// Reads a flat JSON object ("" and "null" are empty objects) and calls on_member for each member in order;
+// a syntax error throws Error(InvalidArgument). The one reader of every options object (estimators, memory):
+// strict and locale-independent (json_reader.hpp).
+void read_flat_json(const std::string& json,
+                    const std::function<void(const std::string& key, const JsonScalar& value)>& on_member);
+
+// Parse "grpo" | "gigpo" | "graphgpo" | "progpo"; throws Error(InvalidArgument) otherwise.
 Method parse_method(const std::string& name);
 const char* method_name(Method method);
 
