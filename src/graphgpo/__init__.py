@@ -13,6 +13,7 @@ from ._inputs import FINGERPRINT_DTYPE
 from ._paths import get_cmake_dir, get_include, get_library
 from .diagnostics import diagnostics
 from .graph import CSR, GraphBatch, build_graphs
+from .memory import MEMORY_METHODS, GraphMemory
 
 __version__: str = _core.version()
 
@@ -31,8 +32,10 @@ __all__ = [
     "CSR",
     "DEFAULT_OPTIONS",
     "FINGERPRINT_DTYPE",
+    "MEMORY_METHODS",
     "METHODS",
     "GraphBatch",
+    "GraphMemory",
     "__version__",
     "advantages",
     "build_graphs",
