@@ -1,0 +1,51 @@
+// Estimator bindings: option checking and advantages of a batch.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+
+#include "batch_args.hpp"
+#include "bindings.hpp"
+#include "graphgpo/estimators.hpp"
+#include "graphgpo/options.hpp"
+
+namespace graphgpo_bindings {
+namespace {
+
+py::array_t<double> advantages(const std::string& method, const BatchArgs& args, const std::string& options_json) {
+  const graphgpo::Method m = graphgpo::parse_method(method);
+  const graphgpo::Options options = graphgpo::parse_options_json(options_json);
+  const graphgpo::BatchView view = make_view(args);
+  py::array_t<double> out(static_cast<py::ssize_t>(view.n));
+  double* dst = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    graphgpo::compute_advantages_into(m, view, options, dst);  // a fresh array: nobody sees it on error
+  }
+  return out;
+}
+
+}  // namespace
+
+void register_estimators(py::module_& m) {
+  m.def("check_options", [](const std::string& options_json) { graphgpo::parse_options_json(options_json); },
+        py::arg("options_json"));
+  m.def(
+      "advantages",
+      [](const std::string& method, Int64Array group, Int64Array trajectory, UInt64Array state,
+         std::optional<UInt64Array> next_state, UInt8Array success, std::optional<UInt8Array> valid,
+         std::optional<DoubleArray> reward, std::optional<DoubleArray> cost, std::optional<Int64Array> action,
+         const std::string& options_json) {
+        BatchArgs args{std::move(group),   std::move(trajectory), std::move(state),
+                       std::move(next_state), std::move(success), std::move(valid),
+                       std::move(reward),  std::move(cost),       std::move(action)};
+        return advantages(method, args, options_json);
+      },
+      py::arg("method"), py::arg("group"), py::arg("trajectory"), py::arg("state"), py::arg("next_state"),
+      py::arg("success"), py::arg("valid"), py::arg("reward"), py::arg("cost"), py::arg("action"),
+      py::arg("options_json"));
+}
+
+}  // namespace graphgpo_bindings
