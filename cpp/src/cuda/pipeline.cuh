@@ -1,6 +1,6 @@
 // The device algorithm for the three estimators, written once against a small "backend" interface so that
 // the same code runs as CUDA kernels (advantages.cu, CudaBackend) and, for testing on machines without a
-// GPU, as plain loops on the host (emulate_main.cpp, HostBackend).
+// GPU, as plain loops on the host (tests/cuda/emulate_main.cpp, HostBackend).
 //
 // Backend interface (B):
 //   using Block = ...;  // a thread block working on one group: tid(), size(), sync(), any(bool), max(double)
