@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from spec_examples import EXAMPLE_1
 
 import graphgpo
+from graphgpo.testing.spec_examples import EXAMPLE_1
 
 EXAMPLE_C = Path(__file__).resolve().parents[1] / "examples" / "c"
 CC = shutil.which("cc") or shutil.which("gcc")

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from batches import batches, options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from spec_examples import EXAMPLE_1, EXAMPLE_2, EXPECTED_1, EXPECTED_2
 
 import graphgpo
 import graphgpo.cuda as gcuda
 from graphgpo import _core
 from graphgpo._api import prepare_batch
+from graphgpo.testing.spec_examples import EXAMPLE_1, EXAMPLE_2, EXPECTED_1, EXPECTED_2
+from graphgpo.testing.strategies import batches, options
 
 ROOT = Path(__file__).resolve().parents[1]
 CUDA_DIR = ROOT / "cpp" / "src" / "cuda"

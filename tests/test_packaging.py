@@ -36,3 +36,18 @@ def test_facade_exports():
     assert Path(graphgpo.get_cmake_dir(), "graphgpoConfig.cmake").exists()
     assert (Path(graphgpo.__file__).parent / "py.typed").exists()
     assert graphgpo.cuda_available() is False or graphgpo.build_info()["cuda"] is True
+
+
+def test_reference_is_independent_of_the_engine():
+    """graphgpo.testing.reference is the ground truth: it may import the standard library only."""
+    import sys
+
+    tree = ast.parse((ROOT / "src" / "graphgpo" / "testing" / "reference.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "no relative imports in the reference"
+            imported.add(node.module.split(".")[0])
+    assert imported and imported <= set(sys.stdlib_module_names) | {"__future__"}, imported

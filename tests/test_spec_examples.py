@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from reference import reference_advantages
-from spec_examples import EXAMPLE_1, EXAMPLE_2, EXPECTED_1, EXPECTED_2
 
 import graphgpo
+from graphgpo.testing.reference import reference_advantages
+from graphgpo.testing.spec_examples import EXAMPLE_1, EXAMPLE_2, EXPECTED_1, EXPECTED_2
 
 
 @pytest.mark.parametrize("compute", [graphgpo.advantages, reference_advantages], ids=["engine", "reference"])

@@ -1,7 +1,7 @@
 """GraphGPOTrainer / GraphGPOConfig: token layout, row assembly, a scripted end-to-end run, TRL contract,
 and a 2-process run that must equal the 1-process one.
 
-Expected values are computed with tests/reference.py from the raw traces, independently of the
+Expected values are computed with graphgpo.testing.reference from the raw traces, independently of the
 trainer's code, so the end-to-end checks also compare the native engine with the reference.
 """
 
@@ -21,8 +21,8 @@ pytest.importorskip("trl")
 torch = pytest.importorskip("torch")
 
 import trl_helpers as H  # noqa: E402
-from reference import reference_advantages  # noqa: E402
 
+from graphgpo.testing.reference import reference_advantages  # noqa: E402
 from graphgpo.trl._steps import batch_advantages, records_from_traces  # noqa: E402
 from graphgpo.trl._tokens import (  # noqa: E402
     action_segments,
