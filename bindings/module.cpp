@@ -9,6 +9,7 @@
 #include "graphgpo/error.hpp"
 #include "graphgpo/graph_batch.hpp"  // version_string, abi_version, build_info_json
 #include "graphgpo/parallel.hpp"
+#include "text.hpp"
 
 namespace py = pybind11;
 
@@ -53,4 +54,5 @@ PYBIND11_MODULE(_core, m) {
   graphgpo_bindings::register_fingerprints(m);
   graphgpo_bindings::register_graphs(m);
   graphgpo_bindings::register_cuda(m);
+  graphgpo_bindings::register_text_bindings(m);
 }
