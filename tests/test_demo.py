@@ -25,47 +25,80 @@ def _engine():
     return fn
 
 
-def _check_results(results: dict, estimators=demo.ESTIMATORS) -> None:
-    assert list(results["summary"]) == list(estimators)
-    for est in estimators:
+def _check_results(results: dict, labels=demo.LABELS) -> None:
+    assert list(results["summary"]) == list(labels)
+    assert [row["label"] for row in results["estimators"]] == list(labels)
+    seeds = results["config"]["seeds"]
+    assert results["seeds"] == list(range(results["config"]["first_seed"], results["config"]["first_seed"] + seeds))
+    for est in labels:
         s = results["summary"][est]
         for metric in ("final_success", "auc", "credit_accuracy"):
-            assert s[metric]["n"] == results["config"]["seeds"]
+            assert s[metric]["n"] == seeds
             assert 0.0 <= s[metric]["mean"] <= 1.0
+            values = [run[metric] for run in results["runs"][est]]
+            assert s[metric]["mean"] == pytest.approx(np.mean(values))
+            if seeds > 1:
+                lo, hi = s[metric]["ci"]
+                assert lo <= s[metric]["mean"] <= hi
+                assert s[metric]["std"] == pytest.approx(np.std(values, ddof=1))
+        assert [run["seed"] for run in results["runs"][est]] == results["seeds"]
         for run in results["runs"][est]:
             assert all(0.0 <= x <= 1.0 for x in run["success"])
             assert 0.0 <= run["credit_accuracy"] <= 1.0
             assert run["auc"] == pytest.approx(float(np.mean(run["success"])))
             assert run["episodes"][-1] == results["task"]["episodes_per_run"]
+            assert run["cpu_seconds"] > 0
+    base = results["baseline"]
+    for est in labels:
+        if est == base:
+            assert est not in results["paired"]
+            continue
+        for metric in ("final_success", "auc"):
+            diffs = [a[metric] - b[metric] for a, b in zip(results["runs"][est], results["runs"][base], strict=True)]
+            assert results["paired"][est][metric]["mean"] == pytest.approx(np.mean(diffs))
+    timing = results["timing"]
+    assert timing["wall_seconds"] > 0 and timing["jobs"] >= 1 and timing["cpus"] >= 1
+    assert timing["runs_cpu_seconds"] == pytest.approx(sum(r["cpu_seconds"] for rs in results["runs"].values()
+                                                           for r in rs))
 
 
-def test_quick_demo_writes_figures_and_json(tmp_path):
-    cfg = demo.DemoConfig(quick=True, out=str(tmp_path / "out"), progress=False)
-    t0 = time.perf_counter()
-    results = demo.run_demo(cfg, advantages=_engine())
-    assert time.perf_counter() - t0 < 60
-    _check_results(results)
-    for key in ("curves", "graph"):
-        path = tmp_path / "out" / results["files"][key].rsplit("/", 1)[-1]
-        assert path.read_bytes()[:8] == PNG_MAGIC
-    saved = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert saved["summary"].keys() == results["summary"].keys()
-    table = demo.format_table(results)
-    for est in demo.ESTIMATORS:
-        assert est in table
-    assert "credit accuracy" in table and "AUC" in table
-
-
-def test_cli_demo_quick(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def quick_cli(tmp_path_factory):
+    """``graphgpo demo --quick`` once: what it printed and wrote."""
     _engine()
-    out = tmp_path / "cli"
-    assert cli.main(["demo", "--quick", "--no-progress", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    for est in demo.ESTIMATORS:
+    out = tmp_path_factory.mktemp("quick") / "out"
+    capture = __import__("io").StringIO()
+    from contextlib import redirect_stdout
+
+    t0 = time.perf_counter()
+    with redirect_stdout(capture):
+        code = cli.main(["demo", "--quick", "--out", str(out)])
+    return SimpleNamespace(code=code, printed=capture.getvalue(), out=out, seconds=time.perf_counter() - t0,
+                           results=json.loads((out / "results.json").read_text()))
+
+
+def test_quick_demo_writes_figures_and_json(quick_cli):
+    assert quick_cli.code == 0
+    assert quick_cli.seconds < 120
+    _check_results(quick_cli.results)
+    files = quick_cli.results["files"]
+    for key in ("curves", "graph"):
+        assert open(files[key], "rb").read(8) == PNG_MAGIC
+    assert files["json"] == str(quick_cli.out / "results.json")
+    runs = [json.loads(line) for line in (quick_cli.out / "runs.jsonl").read_text().splitlines()]
+    assert sorted((r["estimator"], r["seed"]) for r in runs) == sorted(
+        (est, seed) for est in demo.LABELS for seed in quick_cli.results["seeds"])
+
+
+def test_cli_prints_the_table_with_intervals_and_paired_differences(quick_cli):
+    printed = quick_cli.printed
+    for est in demo.LABELS:
         assert f"\n{est} " in printed
-    assert (out / "learning_curves.png").exists() and (out / "group_graph.png").exists()
-    results = json.loads((out / "results.json").read_text())
-    _check_results(results)
+    assert "Δ AUC vs graphgpo" in printed and "95% confidence interval" in printed
+    assert "s wall" in printed and "s CPU" in printed and "load average" in printed
+    graphgpo_row = next(line for line in printed.splitlines() if line.startswith("graphgpo "))
+    assert "—" in graphgpo_row  # no paired difference of the baseline with itself
+    assert demo.format_table(quick_cli.results) in printed
 
 
 def test_demo_matches_reference_estimators(tmp_path):
@@ -122,10 +155,10 @@ def test_cli_info_and_help(capsys):
         cli.main(["demo", "--help"])
     assert exit_.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    for option, default in (("--episodes", "8192"), ("--seeds", str(demo.DemoConfig().seeds)), ("--env", "sokoban"),
-                            ("--omega", "0.8"), ("--gamma", "0.95"), ("--policy", "mlp")):
+    for option, default in (("--episodes", "8192"), ("--seeds", "10"), ("--env", "sokoban"), ("--jobs", "0"),
+                            ("--omega", "each row's own; graphgpo 0.8"), ("--gamma", "each row's own; gigpo 0.95"),
+                            ("--policy", "mlp"), ("--first-seed", "0"), ("--estimators", "all")):
         assert option in text and f"(default: {default}" in text, option
-
 
 
 # A small deterministic run's numbers, pinned when demo.py became the demo/ package (torch 2.13.0 CPU):
@@ -151,9 +184,14 @@ def test_quick_run_numbers_are_pinned(tmp_path, case):
 
     if not torch.__version__.startswith("2.13."):
         pytest.skip(f"numbers pinned with torch 2.13 (sampling streams differ across versions), have {torch.__version__}")
-    kw = {"sokoban_mlp": {}, "keydoor_tabular": {"env": "keydoor", "policy": "tabular"}}[case]
+    # The Sokoban runs go through two worker processes, the KeyDoor runs stay in this one: a run's numbers
+    # must not depend on where it ran.
+    kw = {"sokoban_mlp": {"jobs": 2}, "keydoor_tabular": {"env": "keydoor", "policy": "tabular", "jobs": 1}}[case]
+    _engine()
     cfg = demo.DemoConfig(quick=True, seeds=2, out=str(tmp_path), progress=False, **kw)
-    runs = demo.run_demo(cfg, advantages=_engine())["runs"]
+    results = demo.run_demo(cfg)
+    assert results["timing"]["jobs"] == kw["jobs"]
+    runs = results["runs"]
     got = {est: [(r["auc"], r["final_success"], r["credit_accuracy"]) for r in rs] for est, rs in runs.items()}
     assert list(got) == list(PINNED[case])
     for est, want in PINNED[case].items():
@@ -195,6 +233,7 @@ def _demo_cli(args, tmp_path, capsys):
     (["--lr", "nan"], "--lr must be a finite number > 0, got nan"),
     (["--target", "0"], "--target must be a success rate in (0, 1], got 0.0"),
     (["--threads", "0"], "--threads must be an integer >= 1, got 0"),
+    (["--jobs", "-1"], "--jobs must be an integer >= 0, got -1"),
     (["--estimators", "grpo,ppo"], "--estimators must be some of grpo, gigpo, graphgpo, got 'ppo'"),
     (["--estimators", "grpo,grpo"], "--estimators must be listed once each"),
     (["--estimators", ","], "--estimators must be a non-empty list"),
@@ -266,8 +305,8 @@ def test_progress_is_plain_lines_when_stdout_is_not_a_terminal(tmp_path, capsys)
     code, out, _ = _demo_cli(["--quick", "--seeds", "2", "--estimators", "grpo,graphgpo"], tmp_path, capsys)
     assert code == 0
     lines = [line for line in out.splitlines() if line.startswith("[")]
-    assert [line.split(":")[0] for line in lines] == ["[1/4] grpo seed 0", "[2/4] grpo seed 1",
-                                                      "[3/4] graphgpo seed 0", "[4/4] graphgpo seed 1"]
+    assert [line.split(":")[0] for line in lines] == ["[1/4] grpo seed 0", "[2/4] graphgpo seed 0",
+                                                      "[3/4] grpo seed 1", "[4/4] graphgpo seed 1"]
     assert "\r" not in out and "\x1b" not in out
     code, quiet, _ = _demo_cli(["--quick", "--seeds", "1", "--estimators", "grpo", "--no-progress"], tmp_path, capsys)
     assert code == 0 and not any(line.startswith("[") for line in quiet.splitlines())
@@ -292,3 +331,120 @@ def test_progress_is_a_bar_on_a_terminal():
     text = stream.getvalue()
     assert "\r" in text and "2/2" in text and "grpo seed 0: AUC 25.0%" in text
     assert not text.startswith("[1/2]")
+
+
+# -- estimator rows are data ----------------------------------------------------------------------------
+
+def test_estimator_rows_are_label_method_options_memory():
+    assert demo.LABELS == ("grpo", "gigpo", "graphgpo")
+    for row in demo.ESTIMATORS:
+        assert row.method in graphgpo.METHODS
+        assert set(row.options) <= set(graphgpo.DEFAULT_OPTIONS)
+    rows = {row.label: row for row in demo.ESTIMATORS}
+    assert rows["graphgpo"].options == {"omega": 0.8} and rows["gigpo"].options == {"gamma": 0.95}
+    assert demo.BASELINE in rows
+    cfg = demo.DemoConfig(estimators=("gigpo", "graphgpo"), overrides={"omega": 0.5})
+    assert [(r.label, dict(r.options)) for r in cfg.rows()] == [("gigpo", {"gamma": 0.95}),
+                                                                ("graphgpo", {"omega": 0.5})]
+
+
+def test_a_row_of_your_own_is_one_line(tmp_path):
+    _engine()
+    mine = demo.Estimator("graphgpo, omega 0.5", "graphgpo", {"omega": 0.5})
+    cfg = demo.DemoConfig(quick=True, seeds=2, estimators=("graphgpo", mine), out=str(tmp_path), progress=False)
+    results = demo.run_demo(cfg)
+    _check_results(results, labels=("graphgpo", "graphgpo, omega 0.5"))
+    assert results["estimators"][1] == {"label": "graphgpo, omega 0.5", "method": "graphgpo",
+                                        "options": {"omega": 0.5}, "memory": False}
+    assert "\ngraphgpo, omega 0.5 " in "\n" + demo.format_table(results)
+
+
+def test_rows_are_checked_by_the_engine_before_training(tmp_path):
+    _engine()
+    bad = demo.Estimator("too far", "graphgpo", {"omega": 2.0})
+    cfg = demo.DemoConfig(quick=True, estimators=("grpo", bad), out=str(tmp_path / "out"), progress=False)
+    with pytest.raises(demo.ConfigError, match="estimators row 'too far' .* rejected by the engine: .*omega"):
+        demo.run_demo(cfg)
+    unknown = demo.Estimator("ppo", "ppo")
+    with pytest.raises(demo.ConfigError, match="estimators row 'ppo'"):
+        demo.run_demo(demo.DemoConfig(quick=True, estimators=(unknown,), out=str(tmp_path / "out")))
+    assert not (tmp_path / "out").exists()
+
+
+def test_memory_rows_need_graph_memory(tmp_path, monkeypatch):
+    _engine()
+    monkeypatch.delattr(graphgpo, "GraphMemory", raising=False)
+    row = demo.Estimator("graphgpo + memory", "graphgpo", {"omega": 0.8}, memory=True)
+    cfg = demo.DemoConfig(quick=True, estimators=(row,), out=str(tmp_path / "out"), progress=False)
+    with pytest.raises(demo.DemoError, match="needs graphgpo.GraphMemory"):
+        demo.run_demo(cfg)
+
+
+def test_memory_rows_get_one_memory_per_run_and_the_level_as_task(tmp_path, monkeypatch):
+    """The hook for graph memory (SPEC "Graph memory across calls"): a row with ``memory=True`` creates one
+    ``graphgpo.GraphMemory()`` per run and passes it, with ``task`` = each row's level, to every call."""
+    engine = _engine()
+
+    class FakeMemory:
+        pass
+
+    calls = []
+
+    def advantages(method, **kw):
+        memory, task = kw.pop("memory", None), kw.pop("task", None)
+        calls.append((method, memory, None if task is None else np.asarray(task), np.asarray(kw["group"])))
+        return engine(method, **kw)
+
+    monkeypatch.setattr(graphgpo, "GraphMemory", FakeMemory, raising=False)
+    row = demo.Estimator("graphgpo + memory", "graphgpo", {"omega": 0.8}, memory=True)
+    cfg = demo.DemoConfig(quick=True, seeds=2, estimators=("graphgpo", row), out=str(tmp_path), progress=False)
+    results = demo.run_demo(cfg, advantages=advantages)
+    training = [c for c in calls if len(c[3]) > 2]  # the two-row calls are the engine's check of each row
+    with_memory = [c for c in training if c[1] is not None]
+    assert len(training) == 2 * 2 * cfg.iterations and len(with_memory) == 2 * cfg.iterations
+    assert {type(c[1]) for c in with_memory} == {FakeMemory}
+    assert len({id(c[1]) for c in with_memory}) == 2  # one memory per run (seed), kept across iterations
+    for _, _, task, group in with_memory:
+        assert task.dtype.kind == "i" and len(task) == len(group)
+        for g in np.unique(group):
+            assert len(np.unique(task[group == g])) == 1  # constant within a group
+        assert set(task.tolist()) <= set(range(cfg.num_levels))
+    assert sum(c[1] is None for c in training) == 2 * cfg.iterations
+    assert results["estimators"][1]["memory"] is True
+    # The fake memory changes nothing, so the two rows train identically.
+    plain, mem = results["runs"]["graphgpo"], results["runs"]["graphgpo + memory"]
+    assert [r["success"] for r in plain] == [r["success"] for r in mem]
+
+
+# -- statistics -----------------------------------------------------------------------------------------
+
+def test_t_quantiles():
+    from graphgpo.demo.stats import t_quantile_975
+
+    assert t_quantile_975(1) == pytest.approx(12.7062, abs=1e-4)
+    assert t_quantile_975(4) == pytest.approx(2.7764, abs=1e-4)
+    assert t_quantile_975(9) == pytest.approx(2.2622, abs=1e-4)
+    assert t_quantile_975(10**6) == pytest.approx(1.959966, abs=1e-5)
+    with pytest.raises(ValueError):
+        t_quantile_975(0)
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for df in (1, 2, 5, 10, 29, 30, 31, 35, 50, 100, 1000):
+        assert t_quantile_975(df) == pytest.approx(scipy_stats.t.ppf(0.975, df), abs=1e-5), df
+
+
+def test_summaries_and_paired_differences():
+    from graphgpo.demo.stats import paired_difference, summarize
+
+    s = summarize([0.2, 0.4, 0.6])
+    assert s["mean"] == pytest.approx(0.4) and s["std"] == pytest.approx(0.2)
+    half = 4.302653 * 0.2 / 3**0.5
+    assert s["ci"] == pytest.approx([0.4 - half, 0.4 + half])
+    assert (s["n"], s["of"]) == (3, 3)
+    assert summarize([None, 0.5]) == {"mean": 0.5, "std": None, "ci": None, "n": 1, "of": 2}
+    assert summarize([None]) == {"mean": None, "std": None, "ci": None, "n": 0, "of": 1}
+    # Paired: a constant gap has zero width even when the seeds vary a lot.
+    d = paired_difference([0.3, 0.9, 0.5], [0.2, 0.8, 0.4])
+    assert d["mean"] == pytest.approx(0.1) and d["ci"] == pytest.approx([0.1, 0.1])
+    assert paired_difference([0.3, None], [0.2, 0.1])["n"] == 1
+    with pytest.raises(ValueError):
+        paired_difference([0.1], [0.1, 0.2])

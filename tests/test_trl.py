@@ -49,16 +49,52 @@ def test_action_segments_split_on_tool_results_and_padding():
         action_segments([1, 1], [1])
 
 
-def test_assign_steps_covers_parallel_calls_text_turns_and_untokenized_steps():
-    # one call per turn; a final text turn owns nothing
-    assert assign_steps(3, 2) == [range(0, 1), range(1, 2), range(2, 2)]
-    # two parallel calls in the first turn, then one, then a final answer
-    assert assign_steps(3, 3, [2, 1, 0]) == [range(0, 2), range(2, 3), range(3, 3)]
-    # more steps than turns: the leftover step stays in the graph without tokens
-    assert assign_steps(1, 3) == [range(0, 1)]
-    # calls that never ran (iteration limit): the turn owns no step
-    assert assign_steps(2, 1, [1, 1]) == [range(0, 1), range(1, 1)]
+def test_assign_steps_gives_one_step_per_turn_in_order():
+    assert assign_steps(3, 2) == [range(0, 1), range(1, 2), range(2, 2)]  # a final text turn owns nothing
+    assert assign_steps(1, 3) == [range(0, 1)]  # leftover steps stay in the graph without tokens
     assert assign_steps(0, 4) == []
+    with pytest.raises(ValueError, match="non-negative"):
+        assign_steps(-1, 0)
+
+
+def test_turn_steps_follow_the_calls_that_appended_steps():
+    from graphgpo.trl._calls import CallLog, record_tool_calls, turn_steps
+
+    call = {"type": "function", "function": {"name": "move", "arguments": {}}}
+    messages = [
+        {"role": "assistant", "tool_calls": [call, call]},  # two calls: one stepped, one failed in TRL
+        {"role": "tool"},
+        {"role": "tool"},
+        {"role": "assistant", "tool_calls": [call]},  # stepped twice
+        {"role": "tool"},
+        {"role": "assistant", "tool_calls": [call]},  # never ran (iteration limit)
+    ]
+    got = turn_steps(messages, [CallLog(0, 0, 1), CallLog(3, 1, 3)], trace_length=4)
+    assert got.owned == [[0], [1, 2], []]
+    assert (got.calls, got.calls_without_step, got.unattributed) == (4, 2, 1)  # trace step 3: no call
+
+    class Env:
+        def __init__(self, traced: bool = True):
+            if traced:
+                self.graphgpo_trace = []
+
+        def move(self, ok: bool) -> str:
+            if not ok:
+                raise RuntimeError("refused")
+            self.graphgpo_trace.append((0, 1, True))
+            return "moved"
+
+    env, plain = Env(), Env(traced=False)
+    rollouts = [[{"role": "assistant"}], [{"role": "assistant"}]]
+    sync = [{"move": env.move}, {"move": plain.move}]
+    logs = record_tool_calls((sync, [{}, {}]), [env, plain], rollouts, "graphgpo_trace")
+    assert sync[0]["move"](ok=True) == "moved"
+    with pytest.raises(RuntimeError, match="refused"):
+        sync[0]["move"](ok=False)
+    with pytest.raises(TypeError):
+        sync[0]["move"](direction="up")  # a wrong argument name fails inside the watched call
+    assert logs[0] == [CallLog(0, 0, 1), CallLog(0, 1, 1), CallLog(0, 1, 1)]
+    assert sync[1]["move"] == plain.move and logs[1] == []  # no trace: not watched
 
 
 def test_layout_puts_turn_values_on_action_tokens_and_exact_zeros_elsewhere():
@@ -68,7 +104,7 @@ def test_layout_puts_turn_values_on_action_tokens_and_exact_zeros_elsewhere():
     spans, values = [], []
     for b in range(3):
         row = action_segments(completion_mask[b].tolist(), tool_mask[b].tolist())
-        owned = assign_steps(len(row), len(steps[b]), [2] if b == 1 else None)
+        owned = [range(0, 2)] if b == 1 else assign_steps(len(row), len(steps[b]))
         spans.append(row)
         values.append(segment_values(steps[b], owned, text_value=9.0))
     adv = torch.from_numpy(layout_advantages((3, 10), spans, values))
@@ -196,6 +232,21 @@ def test_keys_are_typed_and_bad_traces_name_the_rollout():
         )
 
 
+def test_graded_rewards_count_when_no_episode_succeeds():
+    """Rewards [1, .2, .9, 0] without a success: the reward functions rank the episodes; success gives 0."""
+    records = records_from_traces([[(0, b + 1, True)] for b in range(4)], [False] * 4)
+    rewards = [1.0, 0.2, 0.9, 0.0]
+    graded = batch_advantages(
+        records, rewards, num_generations=4, method="grpo", options={}, episode_reward="reward_funcs"
+    )
+    values = np.concatenate(graded.steps)
+    assert np.argsort(values).tolist() == [3, 1, 2, 0] and values.std() > 0.5
+    flat = batch_advantages(
+        records, rewards, num_generations=4, method="grpo", options={}, episode_reward="success"
+    )
+    assert np.all(np.concatenate(flat.steps) == 0)
+
+
 # -- config -------------------------------------------------------------------------------------------------
 
 
@@ -279,6 +330,47 @@ def test_config_parses_from_the_command_line():
     )
 
 
+def test_episode_reward_auto_follows_the_reward_funcs_and_warns_when_success_also_exists(tmp_path):
+    """A new user's reward functions are used; with success flags too, one warning names the choice."""
+    import warnings
+
+    from datasets import Dataset
+
+    from graphgpo.trl import GraphGPOTrainer
+    from graphgpo.trl.testing import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer([H.LineWorld.move], corpus=["walk"])
+    data = Dataset.from_dict({"prompt": [[{"role": "user", "content": "walk"}]] * 2})
+
+    class Rewarded(H.LineWorld):
+        def get_reward(self) -> float:
+            return 1.0 if self.graphgpo_success else 0.0
+
+    def build(env_class, reward_funcs=None, **kw):
+        args = _config(output_dir=str(tmp_path), max_steps=1, **kw)
+        return GraphGPOTrainer(
+            tiny_model(tok),
+            reward_funcs=reward_funcs,
+            args=args,
+            train_dataset=data,
+            processing_class=tok,
+            environment_factory=H.line_world_factory(env_class=env_class),
+        )
+
+    with pytest.warns(UserWarning, match="episode reward is TRL's weighted reward"):
+        trainer = build(H.LineWorld, H.success_reward)
+    assert trainer._episode_reward == "reward_funcs"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        # the environment's own get_reward only: success_reward on success, as in SPEC
+        assert build(Rewarded)._episode_reward == "success"
+        # an explicit choice does not warn
+        assert build(H.LineWorld, H.success_reward, episode_reward="success")._episode_reward == "success"
+        assert build(H.LineWorld, [H.success_reward], episode_reward="reward_funcs")._episode_reward == (
+            "reward_funcs"
+        )
+
+
 def test_trainer_requires_a_graphgpo_config():
     from trl import GRPOConfig
 
@@ -360,11 +452,22 @@ def env_run(tmp_path_factory):
     return {"trainer": trainer, "before": before, "record": trainer.recorded[0], "parent": parent_outputs[0]}
 
 
+def _well_formed_moves(text: str) -> int:
+    """How many of a turn's ``<tool_call>`` blocks call LineWorld's ``move`` with its one argument: only
+    those run and record a step (an unknown tool or a wrong argument name fails inside TRL)."""
+    import json
+    import re
+
+    calls = [json.loads(c) for c in re.findall(r"<tool_call>\s*(.*?)\s*</tool_call>", text, flags=re.S)]
+    return sum(c.get("name") == "move" and set(c.get("arguments", {})) == {"direction"} for c in calls)
+
+
 def _expected_token_advantages(record, tokenizer, successes, num_generations, method="graphgpo", **options):
     """Independent expectation: rows from the recorded traces -> reference -> turns.
 
-    A turn owns as many steps as its decoded text has ``<tool_call>`` blocks (the trainer reads TRL's
-    parsed messages instead) and carries their mean; a turn left without steps gets the episode advantage.
+    A turn owns as many steps as its decoded text has well-formed ``move`` calls (the trainer counts the
+    steps each call recorded instead) and carries their mean; a turn left without steps gets the episode
+    advantage.
     """
     traces = record["environments_traces"]
     group, traj, state, nxt, valid, succ = [], [], [], [], [], []
@@ -393,7 +496,7 @@ def _expected_token_advantages(record, tokenizer, successes, num_generations, me
         spans = action_segments(record["completion_mask"][b].tolist(), record["tool_mask"][b].tolist())
         cursor = 0
         for start, end in spans:
-            calls = tokenizer.decode(record["completion_ids"][b, start:end].tolist()).count("<tool_call>")
+            calls = _well_formed_moves(tokenizer.decode(record["completion_ids"][b, start:end].tolist()))
             mine = idx[cursor : cursor + calls] if traces[b] else idx[:1] if cursor == 0 else []
             cursor += max(calls, 1) if not traces[b] else calls
             value = sum(adv[i] for i in mine) / len(mine) if mine else weight * a_e[idx[0]]
@@ -434,6 +537,16 @@ def test_trl_contract_of_generate_and_score_completions(env_run):
         "completion_ids_list",
     ]
     assert "advantages.dim() == 1" in inspect.getsource(GRPOTrainer._compute_loss)  # (B, T) is accepted
+    # The tool loop: the trainer watches the per-rollout tool dicts and reads the message lists it extends.
+    assert list(inspect.signature(GRPOTrainer._tool_call_loop).parameters)[:5] == [
+        "self",
+        "prompts",
+        "prompt_ids",
+        "completion_ids",
+        "completions",
+    ]
+    loop = inspect.getsource(GRPOTrainer._tool_call_loop)
+    assert "self._sync_tool_dicts[idx_with_tool]" in loop and "self._async_tool_dicts[idx_with_tool]" in loop
     trainer = env_run["trainer"]
     assert isinstance(trainer._logs["advantages"], deque)
     assert len(trainer.environments) == batch
@@ -509,6 +622,101 @@ def test_metrics_and_completions_table_report_the_step_advantages(env_run):
     assert np.allclose(list(trainer._logs["advantages"])[-len(means) :], means.tolist(), atol=1e-6)
 
 
+def _failing_calls_script(goal: int, copy: int) -> list[str]:
+    """Turns with tool calls that TRL cannot run: a wrong argument name, an unknown tool, and a turn with
+    one good and one bad call. None of them reaches the environment, so none records a step."""
+    right, left = H.tool_call_text("move", direction="right"), H.tool_call_text("move", direction="left")
+    bad_argument, unknown_tool = H.tool_call_text("move", dir="up"), H.tool_call_text("jump", height=2)
+    if copy == 0:
+        return [bad_argument, *[right] * goal, "Done."]
+    if copy == 1:
+        return [unknown_tool, right, left, *[right] * goal, "Done."]
+    if copy == 2:
+        return [right + "\n" + bad_argument, left, "I give up."]
+    return [left, "Hello."]
+
+
+@pytest.fixture(scope="module")
+def failing_calls_run(tmp_path_factory):
+    trainer = H.scripted_line_world_trainer(
+        str(tmp_path_factory.mktemp("trl_fail")),
+        per_device=8,
+        max_completion_length=400,
+        script=lambda slot, goal: _failing_calls_script(goal, slot % 4),
+    )
+    trainer.train()
+    return trainer
+
+
+def test_failed_tool_calls_own_no_step_and_later_turns_keep_their_own(failing_calls_run):
+    """A call TRL could not run records no step: the turns after it keep their own steps' advantages."""
+    trainer = failing_calls_run
+    record = trainer.recorded[0]
+    traces, successes = record["environments_traces"], record["environments_success"]
+    assert successes == [True, True, False, False] * 2
+    # goal 2: copy 0 made 3 calls (one failed) and 2 steps; copy 1 made 5 calls (one failed) and 4 steps
+    assert [len(t) for t in traces[:4]] == [2, 4, 2, 1]
+    adv, cmask, tmask = record["advantages"], record["completion_mask"], record["tool_mask"]
+    expected = _expected_token_advantages(
+        record, trainer.processing_class, successes, num_generations=4, omega=0.5
+    )
+    torch.testing.assert_close(adv.double(), expected, atol=1e-5, rtol=1e-5)
+    # Spelled out for copy 0: the failed first turn carries the episode advantage, the second turn the
+    # first step's advantage (not the second step's, as when every call was counted as a step).
+    spans = action_segments(cmask[0].tolist(), tmask[0].tolist())
+    assert len(spans) == 4
+    values = [float(adv[0, s]) for s, _ in spans]
+    assert values[0] == pytest.approx(values[3])  # both own no step: the episode advantage
+    assert values[1] != pytest.approx(values[2])
+    logged = trainer.state.log_history[0]
+    # 6 of the batch's 26 calls ran into an error (3 per goal); TRL counts the same failures
+    assert logged["graph/calls_without_step_frac"] == pytest.approx(6 / 26)
+    assert logged["tools/failure_frequency"] == pytest.approx(6 / 26)
+    assert logged["graph/unattributed_steps"] == 0
+
+
+class _StrayStepLineWorld(H.LineWorld):
+    """Records a step in reset(), outside any tool call: the trace no longer matches the turns."""
+
+    def reset(self, goal: int = 3, **kwargs) -> str:
+        text = super().reset(goal, **kwargs)
+        self.graphgpo_trace.append((-1, 0, True))
+        return text
+
+
+def test_trace_steps_no_call_made_warn_and_calls_past_the_iteration_limit_own_nothing(tmp_path):
+    trainer = H.scripted_line_world_trainer(
+        str(tmp_path),
+        per_device=8,
+        max_completion_length=400,
+        env_class=_StrayStepLineWorld,
+        max_tool_calling_iterations=2,
+    )
+    with pytest.warns(RuntimeWarning, match=r"8 rollout\(s\) have trace steps that no tool call appended"):
+        trainer.train()
+    record = trainer.recorded[0]
+    traces, successes = record["environments_traces"], record["environments_success"]
+    # slot 1 (goal 2): the stray step, right, left; its third call is never run (two tool-loop iterations)
+    assert traces[1] == [(-1, 0, True), (0, 1, True), (1, 0, True)] and not successes[1]
+    group = {k: [] for k in ("group", "trajectory", "state", "next_state", "success", "valid")}
+    for b in range(4):
+        for s, n, v in traces[b]:
+            for k, x in zip(group, (0, b, s, n, successes[b], v), strict=True):
+                group[k].append(x)
+    ref = reference_advantages("graphgpo", omega=0.5, **group)
+    a_e = reference_advantages("grpo", omega=0.5, **{k: v for k, v in group.items() if k != "valid"})
+    adv, cmask, tmask = record["advantages"][1], record["completion_mask"][1], record["tool_mask"][1]
+    spans = action_segments(cmask.tolist(), tmask.tolist())
+    # the turns own trace steps 1 and 2 of slot 1 (step 0 is the stray one), the third turn owns nothing
+    first = len(traces[0])
+    np.testing.assert_allclose(
+        [float(adv[s]) for s, _ in spans], [ref[first + 1], ref[first + 2], a_e[first]], atol=1e-5
+    )
+    logged = trainer.state.log_history[0]
+    assert logged["graph/unattributed_steps"] == 8
+    assert logged["graph/untokenized_steps"] == 8  # the stray steps: in the graph, without tokens
+
+
 # -- rollout_func path ---------------------------------------------------------------------------------------
 
 
@@ -572,6 +780,7 @@ def test_rollout_func_traces_and_untokenized_steps(tmp_path):
         save_strategy="no",
         logging_steps=1,
         advantage_estimator="gigpo",
+        episode_reward="success",
         disable_tqdm=True,
     )
     data = Dataset.from_dict({"prompt": ["walk"] * 2})
@@ -603,6 +812,51 @@ def test_rollout_func_traces_and_untokenized_steps(tmp_path):
                 adv[b, start:end].double(), torch.full((end - start,), expected[i], dtype=torch.float64)
             )
     assert trainer.state.log_history[0]["graph/untokenized_steps"] == 1.0
+
+
+def test_default_config_trains_on_graded_rewards_of_failed_episodes(tmp_path):
+    """The issue's case end to end: rewards [1, .2, .9, 0], every rollout reports success False."""
+    from datasets import Dataset
+
+    from graphgpo.trl import GraphGPOConfig
+    from graphgpo.trl.testing import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer(corpus=["go right"])
+    ids = tok("go right", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+
+    def rollout_func(prompts, trainer):
+        return {
+            "prompt_ids": [ids] * len(prompts),
+            "completion_ids": [ids] * len(prompts),
+            "logprobs": None,
+            "graphgpo_trace": [[(0, b % 4 + 1, True)] for b in range(len(prompts))],
+            "graphgpo_success": [False] * len(prompts),
+        }
+
+    args = GraphGPOConfig(
+        output_dir=str(tmp_path),
+        max_steps=1,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=16,
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+    )
+    trainer = H.recording_trainer_class()(
+        tiny_model(tok),
+        reward_funcs=lambda completions, **kw: [1.0, 0.2, 0.9, 0.0][: len(completions)],
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": ["walk"]}),
+        processing_class=tok,
+        rollout_func=rollout_func,
+    )
+    with pytest.warns(UserWarning, match="episode_reward='auto'"):
+        trainer.train()
+    adv = trainer.recorded[0]["advantages"][:, 0]
+    assert adv.argsort().tolist() == [3, 1, 2, 0] and adv.abs().min() > 0.1
 
 
 def test_a_bad_trace_from_rollout_func_names_the_rollout(tmp_path):

@@ -68,10 +68,11 @@ class LineWorld:
         return f"You are at {self.position}."
 
 
-def line_world_factory(bad_keys: bool = False):
+def line_world_factory(bad_keys: bool = False, env_class=None):
     """An environment_factory whose instances get slots 0, 1, 2, ... in creation order (TRL's pool order)."""
     counter = iter(range(1 << 30))
-    return lambda: LineWorld(next(counter), bad_keys=bad_keys)
+    cls = env_class or LineWorld
+    return lambda: cls(next(counter), bad_keys=bad_keys)
 
 
 def success_reward(environments, **kwargs):
@@ -150,9 +151,14 @@ def scripted_line_world_trainer(
     max_completion_length: int,
     estimator: str = "graphgpo",
     bad_keys: bool = False,
+    script=None,
+    env_class=None,
+    **config,
 ):
     """The recording trainer on two LineWorld tasks x 4 scripted rollouts (tiny model, one step), as the
-    in-process and the torchrun tests both run it; generation is scripted by :class:`ScriptedGenerate`."""
+    in-process and the torchrun tests both run it; generation is scripted by :class:`ScriptedGenerate`
+    (``script(slot, goal) -> turns``, default :func:`line_world_script`); ``env_class`` replaces
+    :class:`LineWorld`; ``config`` overrides config fields."""
     from datasets import Dataset
 
     from graphgpo.trl import GraphGPOConfig
@@ -179,8 +185,10 @@ def scripted_line_world_trainer(
         logging_steps=1,
         advantage_estimator=estimator,
         omega=0.5,
+        episode_reward="success",  # the expectations use SPEC's episode reward (success_reward)
         seed=0,
         disable_tqdm=True,
+        **config,
     )
     trainer = recording_trainer_class()(
         model,
@@ -188,7 +196,7 @@ def scripted_line_world_trainer(
         args=args,
         train_dataset=data,
         processing_class=tok,
-        environment_factory=line_world_factory(bad_keys=bad_keys),
+        environment_factory=line_world_factory(bad_keys=bad_keys, env_class=env_class),
     )
-    trainer.model.generate = ScriptedGenerate(tok)
+    trainer.model.generate = ScriptedGenerate(tok) if script is None else ScriptedGenerate(tok, script)
     return trainer

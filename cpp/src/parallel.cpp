@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -54,11 +55,8 @@ class WorkerPool {
     if (!busy.owns_lock()) return false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      while (workers_.size() < helpers) {
-        const size_t index = workers_.size();
-        workers_.push_back(new std::thread([this, index] { loop(index); }));
-        steered_off_cpu_ = -1;
-      }
+      while (workers_.size() < helpers && start_worker()) steered_off_cpu_ = -1;
+      helpers = std::min(helpers, workers_.size());  // fewer if the system refused a thread
       keep_workers_off_this_cpu();
       task_ = &task;
       wanted_ = helpers;
@@ -86,6 +84,20 @@ class WorkerPool {
   static uint64_t job_tag(uint64_t generation) { return generation << 32; }
 
   WorkerPool() : pid_(getpid()) {}
+
+  // Starts one more worker; false if the system refuses (thread or memory limits): the job then runs on
+  // the workers there are.
+  bool start_worker() {
+    const size_t index = workers_.size();
+    try {
+      workers_.reserve(index + 1);
+      auto worker = std::make_unique<std::thread>([this, index] { loop(index); });
+      workers_.push_back(worker.release());  // cannot throw: capacity reserved above
+      return true;
+    } catch (const std::exception&) {  // std::system_error (EAGAIN) or std::bad_alloc
+      return false;
+    }
+  }
 
   // Yield-spin until `ready()` or about 200 microseconds have passed (then the caller blocks instead).
   template <typename Ready>
@@ -165,6 +177,20 @@ class WorkerPool {
   int steered_off_cpu_ = -1;  // the CPU the workers are kept off (-1: none yet)
 };
 
+// The pool is busy (another caller holds it): start this call's own helpers, as many as the system allows
+// (a thread it refuses is not an error: the caller and the helpers that did start share the work), run
+// `task` on the caller too, and join every helper that started, whatever happens.
+void run_on_own_threads(size_t helpers, const std::function<void()>& task) {
+  std::vector<std::thread> started;
+  try {
+    started.reserve(helpers);
+    for (size_t t = 0; t < helpers; ++t) started.emplace_back(task);
+  } catch (const std::exception&) {  // std::system_error (EAGAIN) or std::bad_alloc: fewer helpers
+  }
+  task();  // never throws: parallel_for's task catches everything
+  for (std::thread& thread : started) thread.join();
+}
+
 }  // namespace
 
 int default_num_threads() {
@@ -206,13 +232,7 @@ void parallel_for(size_t n, size_t chunk, int num_threads, const std::function<v
       next.store(chunks);  // stop handing out work
     }
   };
-  if (!WorkerPool::instance().try_run(threads - 1, worker)) {
-    std::vector<std::thread> pool;
-    pool.reserve(threads - 1);
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& thread : pool) thread.join();
-  }
+  if (!WorkerPool::instance().try_run(threads - 1, worker)) run_on_own_threads(threads - 1, worker);
   if (first_error) std::rethrow_exception(first_error);
 }
 

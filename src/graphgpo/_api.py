@@ -69,9 +69,7 @@ def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=N
     Row-level rules are checked by the engine, which names the first offending row."""
     row_count({"group": group, "trajectory": trajectory, "state": state, "success": success,
                "next_state": next_state, "valid": valid, "reward": reward, "cost": cost, "action": action})
-    threads = 0 if num_threads is None else int(num_threads)
-    if threads < 0:
-        raise ValueError("num_threads must be >= 0")
+    threads = thread_count(num_threads)
     return Batch(
         group=as_ids(group, "group"),
         trajectory=as_ids(trajectory, "trajectory"),
@@ -85,6 +83,19 @@ def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=N
         cost=None if cost is None else as_floats(cost, "cost"),
         action=None if action is None else as_action_ids(action),
     )
+
+
+def thread_count(num_threads: Any) -> int:
+    """``num_threads`` as the engine takes it: an integer >= 0 (None and 0 mean the default). Floats, strings
+    and bools are refused rather than truncated (``int(1.5)`` would silently be 1)."""
+    if num_threads is None:
+        return 0
+    if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads, (int, np.integer)):
+        raise TypeError(f"num_threads must be an integer >= 0 or None, got {num_threads!r} "
+                        f"({type(num_threads).__name__})")
+    if num_threads < 0:
+        raise ValueError(f"num_threads must be >= 0, got {num_threads}")
+    return int(num_threads)
 
 
 def _check_method(method: Any) -> str:
@@ -107,7 +118,7 @@ def _options_with_threads(options: dict[str, Any], num_threads: int | None) -> s
     """The options as checked JSON. A training loop passes the same few options every step, so plain
     values are encoded and checked once (errors are not cached: a bad option raises every time)."""
     if num_threads is not None:
-        options = {**options, "num_threads": int(num_threads)}
+        options = {**options, "num_threads": thread_count(num_threads)}
     # The type is part of the key: 1, 1.0 and True are equal in Python but not to the option parser.
     items = tuple((name, type(value), value) for name, value in options.items())
     if all(t in _PLAIN_OPTION_TYPES for _, t, _ in items):
@@ -175,5 +186,5 @@ def fingerprint(states: Any, *, key: StateKey | None = None, num_threads: int | 
     values, integers widened to int64), ragged integer sequences, or CPU torch tensors. Equal states give
     equal fingerprints across runs, processes and machines. Pass the result anywhere a state is expected.
     """
-    raw = fingerprints(states, "states", key=key, num_threads=0 if num_threads is None else int(num_threads))
+    raw = fingerprints(states, "states", key=key, num_threads=thread_count(num_threads))
     return raw.view(FINGERPRINT_DTYPE).reshape(-1)

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core
+from ._api import thread_count
 from ._inputs import _length as _row_length
 from ._inputs import as_action_ids, as_flags, as_floats, as_ids, fingerprints, options_json, row_count
 
@@ -277,6 +278,7 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     """
     if method not in _METHODS:
         raise ValueError(f"unknown method {method!r}: expected one of {', '.join(_METHODS)}")
+    thread_count(num_threads)  # ignored here, but held to the same rules as on the CPU
     torch = _torch()
     encoded = options_json(options)
     _core.check_options(encoded)  # unknown options and bad values fail before any work

@@ -6,9 +6,11 @@ iteration draws ``groups`` levels and plays ``rollouts`` episodes from each leve
 episodes of one level form one group. Per-step advantages come from :func:`graphgpo.advantages` with the
 estimator under test; everything else -- policy, optimizer, hyperparameters, episode budget, levels, the
 level order and the seeds -- is identical across estimators (see :data:`TUNED` for how the shared
-hyperparameters were chosen).
+hyperparameters were chosen). The estimators are rows of data (:data:`ESTIMATORS`: label, method,
+options, graph memory or not); runs of different seeds and estimators go to parallel processes.
 
-Reported per estimator (mean ± std over seeds):
+Reported per estimator (mean and 95% confidence interval over seeds, and the paired difference against
+:data:`BASELINE` on the same seeds, see :mod:`.stats`):
 - final success: success rate of the final policy (sampling) over every training level;
 - AUC: mean training success over the whole run (area under the success curve);
 - episodes to target: episodes used until a 5-iteration moving average of training success first reaches
@@ -18,28 +20,44 @@ Reported per estimator (mean ± std over seeds):
   an advantage of exactly zero counts as half right), and the same share restricted to groups where at
   least one rollout succeeded (elsewhere outcome-based estimators have no information about progress).
 
-The package, one concern per module: :mod:`.config` (what defines a run, shared hyperparameters),
-:mod:`.task` (levels as one transition table, true distances, credit agreement), :mod:`.training` (policy,
-rollouts, PPO, one run), :mod:`.runner` (all runs, results JSON, figures), :mod:`.report` (summaries and
-tables), :mod:`.plots` (figures), :mod:`.cli` (command-line options). Importing it needs only numpy: torch
+The package, one concern per module: :mod:`.config` (what defines a run, the estimator rows,
+shared hyperparameters), :mod:`.task` (levels as one transition table, true distances, credit agreement),
+:mod:`.training` (policy, rollouts, PPO, one run), :mod:`.runner` (all runs in parallel processes, results
+JSON, figures, time and load), :mod:`.stats` (confidence intervals, paired differences), :mod:`.report`
+(tables, the README's demo block), :mod:`.plots` (figures), :mod:`.cli` (command-line options). Importing it needs only numpy: torch
 and matplotlib are imported when a run starts.
 """
 
 from __future__ import annotations
 
 from .cli import add_arguments, config_from_args, main
-from .config import ENV_SETTINGS, ESTIMATORS, QUICK, TUNED, DemoConfig
-from .report import format_table
-from .runner import run_demo
+from .config import (
+    BASELINE,
+    ENV_SETTINGS,
+    ESTIMATORS,
+    LABELS,
+    QUICK,
+    TUNED,
+    ConfigError,
+    DemoConfig,
+    Estimator,
+)
+from .report import format_table, markdown_table
+from .runner import DemoError, run_demo
 from .task import Task, build_task, credit_agreement
 from .training import RunResult, train_one
 
 __all__ = [
+    "BASELINE",
     "ENV_SETTINGS",
     "ESTIMATORS",
+    "LABELS",
     "QUICK",
     "TUNED",
+    "ConfigError",
     "DemoConfig",
+    "DemoError",
+    "Estimator",
     "RunResult",
     "Task",
     "add_arguments",
@@ -48,6 +66,7 @@ __all__ = [
     "credit_agreement",
     "format_table",
     "main",
+    "markdown_table",
     "run_demo",
     "train_one",
 ]

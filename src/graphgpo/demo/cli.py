@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import types
 from typing import NoReturn
 
-from .config import ENV_SETTINGS, ESTIMATORS, TUNED, ConfigError, DemoConfig
-from .report import format_table
-from .runner import DemoError, run_demo
+from .config import ENV_SETTINGS, ESTIMATORS, LABELS, TUNED, ConfigError, DemoConfig
+from .report import format_table, legend, timing_line
+from .runner import DemoError, available_cpus, run_demo
 
 __all__ = ["add_arguments", "config_from_args", "main"]
 
@@ -27,13 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=d.seeds, help="seeds per estimator (default: %(default)s)")
     parser.add_argument("--first-seed", type=int, default=d.first_seed,
                         help="runs use seeds first-seed .. first-seed + seeds - 1 (default: %(default)s)")
-    parser.add_argument("--estimators", default=",".join(d.estimators),
-                        help=f"comma-separated subset of {','.join(ESTIMATORS)} (default: %(default)s)")
+    parser.add_argument("--estimators", default=",".join(d.labels),
+                        help="comma-separated rows of the table, from: " + ", ".join(LABELS) + " (default: all)")
     parser.add_argument("--out", default=d.out,
                         help="output directory for results.json, runs.jsonl and the PNGs (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="tiny budget: a smoke test of a few seconds")
+    parser.add_argument("--jobs", type=int, default=d.jobs,
+                        help="processes training runs in parallel; 0: one per available CPU, here "
+                             f"{available_cpus()} (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch and engine threads (default: 1 for torch, the model is tiny; engine default)")
+                        help="torch and engine threads per run (default: 1 for torch, the model is tiny; for the "
+                             "engine 1 with several processes, else its default)")
     parser.add_argument("--policy", choices=sorted(TUNED), default=d.policy,
                         help="mlp: MLP over the one-hot board text; tabular: one softmax per state "
                              "(default: %(default)s)")
@@ -42,12 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"learning rate, shared by all estimators (default: the tuned value, {tuned})")
     parser.add_argument("--target", type=float, default=d.target,
                         help="success rate for 'episodes to target' (default: %(default)s)")
-    parser.add_argument("--omega", type=float, default=d.options["graphgpo"]["omega"],
-                        help="GraphGPO omega (default: %(default)s, the official Sokoban value)")
-    parser.add_argument("--gamma", type=float, default=d.options["gigpo"]["gamma"],
-                        help="GiGPO gamma (default: %(default)s, the official value)")
+    parser.add_argument("--omega", type=float, default=None,
+                        help="omega of every row that sets one (default: each row's own; "
+                             f"{_row_values('omega')})")
+    parser.add_argument("--gamma", type=float, default=None,
+                        help=f"gamma of every row that sets one (default: each row's own; {_row_values('gamma')})")
     parser.add_argument("--no-progress", action="store_true",
                         help="print nothing while training (default: a bar on a terminal, else one line per run)")
+
+
+def _row_values(option: str) -> str:
+    return ", ".join(f"{row.label} {row.options[option]}" for row in ESTIMATORS if option in row.options) or "none"
 
 
 def _one_line_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
@@ -55,14 +65,12 @@ def _one_line_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
 
 
 def config_from_args(args: argparse.Namespace) -> DemoConfig:
-    estimators = tuple(e.strip() for e in args.estimators.split(",") if e.strip())
-    cfg = DemoConfig(env=args.env, episodes=args.episodes, seeds=args.seeds, first_seed=args.first_seed,
-                     estimators=estimators, out=args.out, quick=args.quick, threads=args.threads,
-                     policy=args.policy, target=args.target, progress=not args.no_progress)
-    cfg.lr = args.lr
-    cfg.options["graphgpo"]["omega"] = args.omega
-    cfg.options["gigpo"]["gamma"] = args.gamma
-    return cfg
+    estimators = tuple(" ".join(e.split()) for e in args.estimators.split(",") if e.strip())
+    overrides = {k: getattr(args, k) for k in ("omega", "gamma") if getattr(args, k) is not None}
+    return DemoConfig(env=args.env, episodes=args.episodes, seeds=args.seeds, first_seed=args.first_seed,
+                      estimators=estimators, out=args.out, quick=args.quick, threads=args.threads, jobs=args.jobs,
+                      policy=args.policy, lr=args.lr, target=args.target, overrides=overrides,
+                      progress=not args.no_progress)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -81,13 +89,14 @@ def main(args: argparse.Namespace) -> int:
     except DemoError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
+    task = results["task"]
     print()
-    print(f"{cfg.env}: {results['task']['levels']} levels, {results['task']['episodes_per_run']} episodes per run, "
-          f"{cfg.seeds} seeds, groups of {cfg.rollouts} rollouts x {cfg.groups} levels per iteration")
+    print(f"{cfg.env}: {task['levels']} levels, {task['episodes_per_run']} episodes per run, {cfg.seeds} seeds, "
+          f"groups of {cfg.rollouts} rollouts x {cfg.groups} levels per iteration")
     print(format_table(results))
-    print("mean ± std over seeds. AUC = mean training success. Credit accuracy = share of steps whose advantage "
-          "sign\nmatches true progress (exact optimal distance to the goal decreases); see `graphgpo.demo` docs.")
-    print(f"\nwall time {results['wall_seconds']:.1f} s; wrote " + ", ".join(results["files"].values()))
+    print(textwrap.fill(legend(results), width=110))
+    print(f"\nTook {timing_line(results)}.")
+    print("Wrote " + ", ".join(results["files"].values()))
     if "plot_error" in results:
         print(f"{prog}: error: drawing the figures failed ({results['plot_error']}); the results are kept in "
               f"{results['files']['json']}", file=sys.stderr)

@@ -4,12 +4,37 @@ hyperparameters (:data:`TUNED`, and how they were chosen)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["DemoConfig", "ConfigError", "ESTIMATORS", "ENV_SETTINGS", "TUNED", "QUICK", "validate"]
+__all__ = ["DemoConfig", "ConfigError", "Estimator", "ESTIMATORS", "LABELS", "BASELINE", "ENV_SETTINGS", "TUNED",
+           "QUICK", "validate"]
 
-ESTIMATORS = ("grpo", "gigpo", "graphgpo")
+
+@dataclass(frozen=True)
+class Estimator:
+    """One row of the demo table: what it is called, which :data:`graphgpo.METHODS` entry computes its
+    advantages, with which options, and whether it keeps a :class:`graphgpo.GraphMemory` across the
+    iterations of a run (one memory per run; the task key of a group is its level, and levels recur across
+    iterations)."""
+
+    label: str
+    method: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    memory: bool = False
+
+
+#: The demo's rows, in table order. Adding an estimator to the demo is one line here. Options are the
+#: estimator's defaults or the official values of its published code for Sokoban; they are not tuned.
+ESTIMATORS: tuple[Estimator, ...] = (
+    Estimator("grpo", "grpo"),
+    Estimator("gigpo", "gigpo", {"gamma": 0.95}),
+    Estimator("graphgpo", "graphgpo", {"omega": 0.8}),
+)
+LABELS: tuple[str, ...] = tuple(row.label for row in ESTIMATORS)
+#: Paired differences are reported against this row.
+BASELINE = "graphgpo"
 
 # Per-environment level settings for the demo: small rooms, solutions long enough that random play
 # mostly fails and wanders (revisits, invalid moves, deadlocks), so per-step credit matters.
@@ -38,8 +63,9 @@ class DemoConfig:
     """Everything that defines a demo run. Hyperparameters are shared by all estimators."""
 
     env: str = "sokoban"
-    estimators: tuple[str, ...] = ESTIMATORS
-    seeds: int = 3
+    # Rows to run: labels of ESTIMATORS, or Estimator rows of your own (e.g. a candidate estimator).
+    estimators: tuple[str | Estimator, ...] = LABELS
+    seeds: int = 10
     first_seed: int = 0  # runs use seeds first_seed .. first_seed + seeds - 1
     episodes: int = 8192  # episode budget per (estimator, seed) run
     groups: int = 8  # levels (groups) per training iteration
@@ -57,16 +83,27 @@ class DemoConfig:
     max_grad_norm: float = 0.0  # 0: no gradient clipping
     target: float = 0.5  # success rate for "episodes to target"
     eval_rollouts: int = 16  # per level, for the final success rate
-    # Estimator options: official values of the GiGPO / GraphGPO code for Sokoban.
-    options: dict[str, dict[str, Any]] = field(default_factory=lambda: {
-        "grpo": {},
-        "gigpo": {"gamma": 0.95},
-        "graphgpo": {"omega": 0.8},
-    })
-    threads: int | None = None
+    # Option values that replace the rows' own, in every row that sets that option (e.g. {"omega": 0.5}).
+    overrides: dict[str, Any] = field(default_factory=dict)
+    threads: int | None = None  # torch and engine threads per run (None: 1 for torch, engine default)
+    jobs: int = 0  # processes running (estimator, seed) runs in parallel; 0: one per available CPU (1 if quick)
     out: str = "graphgpo_demo"
     quick: bool = False
     progress: bool = True
+
+    def rows(self) -> tuple[Estimator, ...]:
+        """The rows to run, with :attr:`overrides` applied."""
+        by_label = {row.label: row for row in ESTIMATORS}
+        rows = []
+        for item in self.estimators:
+            row = item if isinstance(item, Estimator) else by_label[item]
+            options = {k: self.overrides.get(k, v) for k, v in row.options.items()}
+            rows.append(replace(row, options=options))
+        return tuple(rows)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(item.label if isinstance(item, Estimator) else item for item in self.estimators)
 
     @property
     def learning_rate(self) -> float:
@@ -107,9 +144,9 @@ def validate(cfg: DemoConfig) -> None:
     _check(cfg.env in ENV_SETTINGS, "env", f"one of {', '.join(sorted(ENV_SETTINGS))}", cfg.env)
     _check(cfg.policy in TUNED, "policy", f"one of {', '.join(sorted(TUNED))}", cfg.policy)
     _check(len(cfg.estimators) > 0, "estimators", "a non-empty list", cfg.estimators)
-    unknown = [e for e in cfg.estimators if e not in ESTIMATORS]
-    _check(not unknown, "estimators", f"some of {', '.join(ESTIMATORS)}", ",".join(unknown))
-    _check(len(set(cfg.estimators)) == len(cfg.estimators), "estimators", "listed once each", cfg.estimators)
+    unknown = [e for e in cfg.estimators if not isinstance(e, Estimator) and e not in LABELS]
+    _check(not unknown, "estimators", f"some of {', '.join(LABELS)}", ",".join(map(str, unknown)))
+    _check(len(set(cfg.labels)) == len(cfg.labels), "estimators", "listed once each", ",".join(cfg.labels))
     for name in ("seeds", "episodes", "groups", "rollouts", "num_levels", "hidden", "ppo_epochs", "minibatches",
                  "eval_rollouts"):
         value = getattr(cfg, name)
@@ -128,8 +165,12 @@ def validate(cfg: DemoConfig) -> None:
     _check(_number(cfg.max_grad_norm) and cfg.max_grad_norm >= 0, "max_grad_norm", "a finite number >= 0",
            cfg.max_grad_norm)
     _check(_number(cfg.target) and 0 < cfg.target <= 1, "target", "a success rate in (0, 1]", cfg.target)
-    omega = cfg.options.get("graphgpo", {}).get("omega", 0.5)
-    _check(_number(omega) and 0 < omega < 1, "omega", "in (0, 1)", omega)
-    gamma = cfg.options.get("gigpo", {}).get("gamma", 0.5)
-    _check(_number(gamma) and 0 <= gamma <= 1, "gamma", "in [0, 1]", gamma)
+    _check(_int(cfg.jobs) and cfg.jobs >= 0, "jobs", "an integer >= 0", cfg.jobs)
+    # The options the command line sets; the engine checks every option of every row before the first run.
+    if "omega" in cfg.overrides:
+        omega = cfg.overrides["omega"]
+        _check(_number(omega) and 0 < omega < 1, "omega", "in (0, 1)", omega)
+    if "gamma" in cfg.overrides:
+        gamma = cfg.overrides["gamma"]
+        _check(_number(gamma) and 0 <= gamma <= 1, "gamma", "in [0, 1]", gamma)
     _check(isinstance(cfg.out, str) and cfg.out != "", "out", "a directory path", cfg.out)

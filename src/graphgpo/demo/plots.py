@@ -1,4 +1,4 @@
-"""The demo's figures: learning curves (mean ± std over seeds) and one group's state graph with its edges
+"""The demo's figures: learning curves (mean and 95% CI over seeds) and one group's state graph with its edges
 colored by advantage. Needs matplotlib (imported only here, with the non-interactive Agg backend)."""
 
 from __future__ import annotations
@@ -9,32 +9,44 @@ from typing import Any
 import numpy as np
 
 from .config import DemoConfig
+from .stats import t_quantile_975
 from .task import Task
 from .training import RunResult, moving_average
 
 __all__ = ["plot_curves", "plot_group"]
 
 _COLORS = {"grpo": "tab:gray", "gigpo": "tab:blue", "graphgpo": "tab:red"}
+_MORE_COLORS = ("tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+
+
+def _color(label: str, index: int) -> str:
+    """The three classic rows keep their colors; other rows take the next unused color in order."""
+    return _COLORS.get(label) or _MORE_COLORS[index % len(_MORE_COLORS)]
 
 
 def plot_curves(runs: dict[str, list[RunResult]], cfg: DemoConfig, path: str) -> None:
+    """Training success (5-iteration moving average) per estimator: mean over seeds and its 95% CI."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for est, rs in runs.items():
+    extra = 0
+    for label, rs in runs.items():
         window = max(1, min(5, len(rs[0].success)))
         curves = np.array([moving_average(r.success, window) for r in rs])
         x = np.asarray(rs[0].episodes)
-        mean, std = curves.mean(0), curves.std(0)
-        color = _COLORS.get(est)
+        mean = curves.mean(0)
+        half = (t_quantile_975(len(rs) - 1) * curves.std(0, ddof=1) / math.sqrt(len(rs)) if len(rs) > 1
+                else np.zeros_like(mean))
+        color = _color(label, extra)
+        extra += label not in _COLORS
         auc = np.mean([r.auc for r in rs])
-        ax.plot(x, mean, color=color, label=f"{est} (AUC {auc:.2f})")
-        ax.fill_between(x, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), color=color, alpha=0.2)
+        ax.plot(x, mean, color=color, label=f"{label} (AUC {auc:.2f})")
+        ax.fill_between(x, np.clip(mean - half, 0, 1), np.clip(mean + half, 0, 1), color=color, alpha=0.2)
     ax.axhline(cfg.target, color="k", lw=0.6, ls=":")
     ax.set_xlabel("training episodes")
     ax.set_ylabel(f"success rate (moving avg, {cfg.episodes_per_iteration}-episode batches)")
     ax.set_ylim(0, 1)
-    ax.set_title(f"{cfg.env}: mean ± std over {cfg.seeds} seeds")
+    ax.set_title(f"{cfg.env}: mean and 95% CI over {cfg.seeds} seeds")
     ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

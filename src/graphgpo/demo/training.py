@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import DemoConfig
+from .config import DemoConfig, Estimator
 from .task import Task, credit_agreement
 
 __all__ = ["RunResult", "train_one", "moving_average"]
@@ -196,7 +196,8 @@ class RunResult:
     credit_accuracy: float
     credit_accuracy_solved_groups: float | None
     advantage_seconds: float
-    seconds: float
+    seconds: float  # wall time of the run
+    cpu_seconds: float  # CPU time of the process during the run (every thread)
     example_group: dict | None = None
 
 
@@ -208,12 +209,19 @@ def moving_average(x: Sequence[float], window: int) -> np.ndarray:
     return out
 
 
-def train_one(task: Task, estimator: str, seed: int, cfg: DemoConfig, advantages: Callable[..., Any],
-              tick: Callable[[], None] | None = None, keep_group: bool = False) -> RunResult:
-    """Train a fresh policy with one estimator; returns its curve and metrics."""
+def train_one(task: Task, row: Estimator, seed: int, cfg: DemoConfig, advantages: Callable[..., Any],
+              keep_group: bool = False, engine_threads: int | None = None,
+              memory_factory: Callable[[], Any] | None = None) -> RunResult:
+    """Train a fresh policy with one estimator row; returns its curve and metrics.
+
+    ``engine_threads`` is the engine's ``num_threads`` (None: ``cfg.threads``, else the engine default;
+    results do not depend on it). A row with ``memory`` gets one memory for the whole run from
+    ``memory_factory`` (default :class:`graphgpo.GraphMemory`), passed to every call with ``task`` = the
+    level of each row's group.
+    """
     import torch
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     # Levels are drawn from a stream that depends on the seed only, so every estimator sees the same levels.
@@ -222,9 +230,11 @@ def train_one(task: Task, estimator: str, seed: int, cfg: DemoConfig, advantages
     optimizer = _Adam(policy.parameters(), lr=cfg.learning_rate)
     # The tabular policy reads state ids; the MLP reads the board encoding of the state.
     tokens_t = torch.from_numpy(task.tokens) if cfg.policy == "mlp" else torch.arange(task.next.shape[0])
-    options = dict(cfg.options.get(estimator, {}))
-    if cfg.threads:
-        options["num_threads"] = cfg.threads  # engine threads (graphgpo.advantages keyword)
+    options = dict(row.options)
+    threads = engine_threads or cfg.threads
+    if threads:
+        options["num_threads"] = threads  # engine threads (graphgpo.advantages keyword)
+    memory = (memory_factory or _graph_memory)() if row.memory else None
     episodes, success = [], []
     agree_sum, agree_n, adv_seconds = 0.0, 0, 0.0
     solved_sum, solved_n = 0.0, 0
@@ -235,7 +245,9 @@ def train_one(task: Task, estimator: str, seed: int, cfg: DemoConfig, advantages
         level_ids = level_rng.choice(num_levels, size=cfg.groups, replace=cfg.groups > num_levels)
         batch = _rollout(task, policy, tokens_t, level_ids, cfg.rollouts, gen)
         ta = time.perf_counter()
-        adv = np.asarray(advantages(estimator, group=batch.group, trajectory=batch.trajectory,
+        if memory is not None:
+            options.update(memory=memory, task=level_ids[batch.group])
+        adv = np.asarray(advantages(row.method, group=batch.group, trajectory=batch.trajectory,
                                     state=batch.state, next_state=batch.next_state, success=batch.success,
                                     valid=batch.valid, **options), dtype=np.float64)
         adv_seconds += time.perf_counter() - ta
@@ -251,19 +263,25 @@ def train_one(task: Task, estimator: str, seed: int, cfg: DemoConfig, advantages
         if keep_group:
             example, example_score = _pick_group(batch, adv, level_ids, it, cfg, example, example_score)
         _ppo_update(policy, optimizer, tokens_t, batch, adv, cfg, gen)
-        if tick is not None:
-            tick()
     final = _evaluate(task, policy, tokens_t, cfg.eval_rollouts, seed)
     window = max(1, min(5, len(success)))
     smooth = moving_average(success, window)
     reached = np.nonzero(smooth >= cfg.target)[0]
-    return RunResult(estimator=estimator, seed=seed, episodes=episodes, success=success, final_success=final,
+    return RunResult(estimator=row.label, seed=seed, episodes=episodes, success=success, final_success=final,
                      auc=float(np.mean(success)),
                      episodes_to_target=float(episodes[reached[0]]) if reached.size else None,
                      credit_accuracy=agree_sum / max(1, agree_n),
                      credit_accuracy_solved_groups=solved_sum / solved_n if solved_n else None,
                      advantage_seconds=adv_seconds,
-                     seconds=time.perf_counter() - t0, example_group=example)
+                     seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0,
+                     example_group=example)
+
+
+def _graph_memory() -> Any:
+    """A fresh :class:`graphgpo.GraphMemory` (SPEC "Graph memory across calls"), unbounded."""
+    import graphgpo
+
+    return graphgpo.GraphMemory()
 
 
 def _evaluate(task: Task, policy, tokens_t, rollouts: int, seed: int) -> float:

@@ -3,8 +3,8 @@
 A multi-turn TRL completion is one token row: the model's turns (``tool_mask == 1``) alternate with the
 tool results and chat-template glue that TRL splices in (``tool_mask == 0``), followed by right padding
 (``completion_mask == 0``). An *action segment* is a maximal run of tokens with ``completion_mask == 1``
-and ``tool_mask == 1``; segment ``j`` is the model's ``j``-th turn, and the tool calls it emitted are the
-environment steps ``j`` (one call per turn) or the next ``k_j`` steps (``k_j`` parallel calls).
+and ``tool_mask == 1``; segment ``j`` is the model's ``j``-th turn, which owns the environment steps its
+tool calls made.
 
 Nothing here needs torch: the logic works on numpy arrays and plain sequences, so it is testable
 without a model; the trainer turns the final array into a tensor.
@@ -56,33 +56,20 @@ def action_segments(
     return batch_action_segments([list(completion_mask)], None if tool_mask is None else [list(tool_mask)])[0]
 
 
-def assign_steps(
-    num_segments: int, num_steps: int, calls_per_turn: Sequence[int] | None = None
-) -> list[range]:
-    """The environment steps each turn owns.
+def assign_steps(num_segments: int, num_steps: int) -> list[range]:
+    """One step per turn, in order (turns with a `rollout_func`, or when the tool calls were not watched).
 
-    Steps are handed out in order: turn ``j`` takes the next ``calls_per_turn[j]`` steps (1 when the counts
-    are unknown or the list is shorter than the number of turns). A turn left without steps (a final
-    answer, a turn cut by the length limit, calls that never ran) owns an empty range. Steps left over
-    after the last turn (a call whose turn is not in the tokens) belong to no turn: they stay in the graph
-    but carry no tokens.
+    Turn ``j`` owns step ``j``; a turn beyond the last step (a final answer) owns an empty range. Steps
+    left over after the last turn belong to no turn: they stay in the graph but carry no tokens. With
+    an ``environment_factory`` the trainer knows each turn's steps exactly (``graphgpo.trl._calls``).
     """
     if num_segments < 0 or num_steps < 0:
         raise ValueError("num_segments and num_steps must be non-negative")
-    out: list[range] = []
-    cursor = 0
-    for j in range(num_segments):
-        want = 1 if calls_per_turn is None or j >= len(calls_per_turn) else int(calls_per_turn[j])
-        if want < 0:
-            raise ValueError(f"calls_per_turn[{j}] = {want} is negative")
-        take = min(want, num_steps - cursor)
-        out.append(range(cursor, cursor + take))
-        cursor += take
-    return out
+    return [range(j, j + 1) if j < num_steps else range(num_steps, num_steps) for j in range(num_segments)]
 
 
 def segment_values(
-    step_advantages: Sequence[float], owned: Sequence[range], text_value: float
+    step_advantages: Sequence[float], owned: Sequence[Sequence[int]], text_value: float
 ) -> list[float]:
     """One advantage per turn: the mean over the steps it owns, ``text_value`` for a turn with none.
 

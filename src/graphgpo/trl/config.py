@@ -16,7 +16,7 @@ _CHOICES = {
     "convention": ("reference", "paper"),
     "episode_stats": ("per_step", "per_trajectory"),
     "distance": ("shortest", "expected"),
-    "episode_reward": ("success", "reward_funcs"),
+    "episode_reward": ("auto", "success", "reward_funcs"),
 }
 
 
@@ -63,9 +63,13 @@ class GraphGPOConfig(GRPOConfig):
         distance (`str`, *optional*, defaults to `"shortest"`):
             `"shortest"` path distance, or `"expected"` distance over observed transition frequencies
             (needs an action key on every trace step).
-        episode_reward (`str`, *optional*, defaults to `"success"`):
-            Episode reward given to the estimator: `"success"` is `success_reward` when the episode succeeded
-            (SPEC default); `"reward_funcs"` is TRL's weighted reward, placed on the episode's last step.
+        episode_reward (`str`, *optional*, defaults to `"auto"`):
+            Episode reward given to the estimator. `"reward_funcs"`: TRL's weighted reward (the trainer's
+            `reward_funcs` plus any environment's `get_reward`), placed on the episode's last step.
+            `"success"`: `success_reward` when the episode succeeded, else 0 (SPEC default). `"auto"`:
+            `"reward_funcs"` when the trainer was given `reward_funcs`, else `"success"`; it warns once when
+            the rollouts also report `graphgpo_success`, which then only decides which rollouts reach the
+            graph's SUCCESS node. Success itself comes from `graphgpo_success`, else from the reward > 0.
     """
 
     advantage_estimator: str = field(
@@ -122,9 +126,10 @@ class GraphGPOConfig(GRPOConfig):
         },
     )
     episode_reward: str = field(
-        default="success",
+        default="auto",
         metadata={
-            "help": "Episode reward for the estimator: success_reward on success, or TRL's weighted reward.",
+            "help": "Episode reward for the estimator: TRL's weighted reward (reward_funcs), success_reward on "
+            "success (success), or reward_funcs when the trainer was given reward_funcs (auto).",
             "choices": list(_CHOICES["episode_reward"]),
         },
     )

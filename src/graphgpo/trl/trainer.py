@@ -8,6 +8,7 @@ produced, and replaces the scalar `advantages` with a `(B, T)` tensor. TRL's los
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 from accelerate.utils import gather_object
 from trl import GRPOTrainer
 
+from ._calls import CallLog, TurnSteps, record_tool_calls, turn_steps
 from ._steps import (
     SUCCESS_KEY,
     TRACE_KEY,
@@ -43,15 +45,23 @@ class GraphGPOTrainer(GRPOTrainer):
        ``graphgpo_success`` (one bool per rollout); the turns are the runs of 1 in its ``env_mask``;
     2. the environment instances of `environment_factory`: their attributes ``graphgpo_trace`` and
        ``graphgpo_success`` (protocol in docs/design.md); the turns are the runs of 1 in TRL's
-       ``tool_mask``, and the tool calls of each assistant message tell how many steps a turn made.
+       ``tool_mask``, and each turn owns exactly the trace steps its own tool calls appended (the trainer
+       watches the tool methods while TRL's tool loop runs). A call that failed (unknown tool, wrong
+       arguments, the tool raised before stepping) or never ran (iteration limit) owns no step, so the
+       turns after it keep their own steps. A trace step that no tool call appended is a mismatch between
+       the trace and the turns: it stays in the graph without tokens, with a `RuntimeWarning` and the
+       metric ``graph/unattributed_steps``.
 
     Keys are str, int or bytes and are compared by exact equality (through 128-bit fingerprints).
-    Success comes from ``graphgpo_success`` when given, else from TRL's weighted reward being > 0.
+    Success comes from ``graphgpo_success`` when given, else from TRL's weighted reward being > 0. The
+    episode reward is TRL's weighted reward when the trainer was given ``reward_funcs``, else
+    ``success_reward`` on success (``episode_reward="auto"``; see `GraphGPOConfig`).
     With ``advantage_estimator="grpo"`` traces are optional (a rollout without one is a single step).
 
-    **From steps to tokens.** Turn ``j`` owns the steps its tool calls produced (one per call, in order) and
-    all its tokens carry the mean advantage of those steps. A turn that owns no step — the final answer
-    after the last call, a turn cut by the length limit, a completion that never called a tool — carries
+    **From steps to tokens.** Turn ``j`` owns the steps its tool calls produced (with a `rollout_func`: one
+    step per turn, in order) and all its tokens carry the mean advantage of those steps. A turn that owns
+    no step — the final answer after the last call, a turn whose calls failed, a turn cut by the length
+    limit, a completion that never called a tool — carries
     the episode advantage (``episode_weight * A_E``, with ``A_E`` SPEC's episode advantage of the
     trajectory, validity ignored). An episode with no step at all enters the graph as one "stop" step
     from the group's initial state to a terminal of its own, and its first turn owns that step. Steps
@@ -76,9 +86,31 @@ class GraphGPOTrainer(GRPOTrainer):
                 "arguments plus the estimator options (advantage_estimator, omega, ...)"
             )
         super().__init__(model, reward_funcs, args=args, **kwargs)
+        self._episode_reward = _resolve_episode_reward(args.episode_reward, reward_funcs)
+        self._reward_choice_warned = False
         self._graphgpo_rewards: torch.Tensor | None = None
         self._graphgpo_completions: list | None = None
+        self._graphgpo_calls: list[list[CallLog]] | None = None
         self._check_trace_source()
+        pools = getattr(self, "_environment_pool", None) or {}
+        if any(pool and hasattr(pool[0], SUCCESS_KEY) for pool in pools.values()):
+            self._warn_reward_choice()
+
+    def _warn_reward_choice(self) -> None:
+        """Say once that both reward functions and success flags exist and which one is the episode reward."""
+        if self._reward_choice_warned or self.args.episode_reward != "auto":
+            return
+        self._reward_choice_warned = True
+        if self._episode_reward == "reward_funcs":
+            warnings.warn(
+                f"episode_reward='auto': the trainer has reward_funcs and the rollouts report '{SUCCESS_KEY}'; "
+                "the episode reward is TRL's weighted reward (reward_funcs plus any environment get_reward), "
+                f"and '{SUCCESS_KEY}' only decides which rollouts reach the graph's SUCCESS node. Set "
+                "episode_reward='reward_funcs' to keep this without the warning, or 'success' to score "
+                "episodes by success_reward alone (the SPEC default).",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _check_trace_source(self) -> None:
         """Fail at construction, not after the first (expensive) generation, when no traces can come.
@@ -104,6 +136,14 @@ class GraphGPOTrainer(GRPOTrainer):
 
     # -- capture what the parent computes but does not return ----------------------------------------
 
+    def _tool_call_loop(self, prompts, prompt_ids, completion_ids, completions, *args, **kwargs):
+        """Parent behaviour, with every traced environment's tools watched (see `graphgpo.trl._calls`)."""
+        if self.environments:
+            self._graphgpo_calls = record_tool_calls(
+                (self._sync_tool_dicts, self._async_tool_dicts), self.environments, completions, TRACE_KEY
+            )
+        return super()._tool_call_loop(prompts, prompt_ids, completion_ids, completions, *args, **kwargs)
+
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         """Parent behaviour; also keeps the parsed completions (tool calls per turn) and the summed reward."""
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -118,32 +158,37 @@ class GraphGPOTrainer(GRPOTrainer):
     # -- the override ----------------------------------------------------------------------------------
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, torch.Tensor | Any]:
+        self._graphgpo_calls = None
         out = super()._generate_and_score_completions(inputs)
         mode = "train" if self.model.training else "eval"
         num_generations = self.num_generations if mode == "train" else self.num_generations_eval
         # A bad trace on one rank must not leave the others waiting in the gather: every rank sends its
         # records or its error, and all of them raise the first error together.
         try:
-            traces, successes, calls = self._local_episodes(inputs)
+            traces, successes, turns = self._local_episodes(inputs)
+            if any(s is not None for s in successes):
+                self._warn_reward_choice()
             records: list[EpisodeRecord] | BaseException = records_from_traces(traces, successes)
         except (TypeError, ValueError) as err:
-            records, calls = err, []
+            records, turns = err, []
         rewards = self._graphgpo_rewards
         if rewards is None:
             raise RuntimeError(
                 "GRPOTrainer did not call _calculate_rewards; this TRL version is not supported"
             )
         advantages, local_log, metrics = self._step_advantages(
-            records, rewards.numpy().astype(np.float64), calls, out, num_generations
+            records, rewards.numpy().astype(np.float64), turns, out, num_generations
         )
         out["advantages"] = advantages
         self._log_graphgpo(mode, metrics, local_log)
         self._graphgpo_rewards = None
         self._graphgpo_completions = None
+        self._graphgpo_calls = None
         return out
 
     def _local_episodes(self, inputs: list[dict[str, Any]]):
-        """This process's traces, success flags and tool calls per turn (None where unknown)."""
+        """This process's traces, success flags and turn-to-step ownership (None where the turns take one
+        step each, in order: `rollout_func` output, or no tool loop)."""
         n = len(inputs)
         if any(TRACE_KEY in x for x in inputs):
             traces = [x.get(TRACE_KEY) for x in inputs]
@@ -154,7 +199,7 @@ class GraphGPOTrainer(GRPOTrainer):
         if envs is not None and all(hasattr(e, TRACE_KEY) for e in envs):
             traces = [list(getattr(e, TRACE_KEY)) for e in envs]
             successes = [getattr(e, SUCCESS_KEY, None) for e in envs]
-            return traces, successes, self._calls_per_turn(n)
+            return traces, successes, self._turn_steps(traces)
         if self.args.advantage_estimator != "grpo":
             raise ValueError(
                 f"advantage_estimator={self.args.advantage_estimator!r} needs step traces: return "
@@ -163,22 +208,25 @@ class GraphGPOTrainer(GRPOTrainer):
             )
         return [None] * n, [None] * n, [None] * n
 
-    def _calls_per_turn(self, n: int) -> list[list[int] | None]:
-        """Tool calls emitted by each assistant message of each rollout, from TRL's parsed completions."""
-        completions = self._graphgpo_completions
-        if not self.tools or completions is None or len(completions) != n:
+    def _turn_steps(self, traces: list[list]) -> list[TurnSteps | None]:
+        """Each rollout's turn-to-step ownership, from the tool calls watched during TRL's tool loop."""
+        n = len(traces)
+        completions, logs = self._graphgpo_completions, self._graphgpo_calls
+        if completions is None or logs is None or len(completions) != n or len(logs) != n:
             return [None] * n
-        out: list[list[int] | None] = []
-        for messages in completions:
-            if not isinstance(messages, list):
-                out.append(None)
-                continue
-            out.append(
-                [
-                    len(m.get("tool_calls") or [])
-                    for m in messages
-                    if isinstance(m, dict) and m.get("role", "assistant") == "assistant"
-                ]
+        out: list[TurnSteps | None] = []
+        for messages, log, trace in zip(completions, logs, traces, strict=True):
+            out.append(turn_steps(messages, log, len(trace)) if isinstance(messages, list) else None)
+        unattributed = [b for b, t in enumerate(out) if t is not None and t.unattributed]
+        if unattributed:
+            b = unattributed[0]
+            warnings.warn(
+                f"{len(unattributed)} rollout(s) have trace steps that no tool call appended (rollout {b}: "
+                f"{out[b].unattributed} of {len(traces[b])} steps); they stay in the graph but carry no "
+                f"tokens. An environment must clear '{TRACE_KEY}' in reset() and append to it only inside "
+                "its tool methods (docs/design.md).",
+                RuntimeWarning,
+                stacklevel=2,
             )
         return out
 
@@ -186,7 +234,7 @@ class GraphGPOTrainer(GRPOTrainer):
         self,
         records: list[EpisodeRecord] | BaseException,
         rewards: np.ndarray,
-        calls: Sequence[list[int] | None],
+        turns: Sequence[TurnSteps | None],
         out: dict,
         num_generations: int,
     ):
@@ -210,7 +258,7 @@ class GraphGPOTrainer(GRPOTrainer):
             num_generations=num_generations,
             method=self.args.advantage_estimator,
             options=self.args.estimator_options(),
-            episode_reward=self.args.episode_reward,
+            episode_reward=self._episode_reward,
         )
 
         completion_mask = out["completion_mask"].detach().cpu().numpy()
@@ -218,18 +266,18 @@ class GraphGPOTrainer(GRPOTrainer):
         tool_mask = tool_mask.detach().cpu().numpy() if tool_mask is not None else None
         all_spans = batch_action_segments(completion_mask, tool_mask)
         values = []
-        untokenized = 0
+        counts = np.zeros(len(_CALL_COUNTS))
         for b, row_spans in enumerate(all_spans):
             g = start + b
             steps = result.steps[g]
-            owned = assign_steps(len(row_spans), len(steps), None if result.synthetic[g] else calls[b])
-            untokenized += len(steps) - sum(len(r) for r in owned)
+            owned = _owned_steps(len(row_spans), len(steps), None if result.synthetic[g] else turns[b])
+            counts += [len(steps) - sum(len(r) for r in owned), *_call_counts(turns[b])]
             values.append(segment_values(steps, owned, result.text[g]))
         advantages = layout_advantages(completion_mask.shape, all_spans, values)
         action = (
             completion_mask.astype(bool) if tool_mask is None else (completion_mask * tool_mask).astype(bool)
         )
-        local_log = _local_log(advantages, action, untokenized)
+        local_log = _local_log(advantages, action, counts)
         tensor = torch.from_numpy(advantages).to(out["completion_ids"].device)
         return tensor, local_log, dict(result.metrics)
 
@@ -240,14 +288,18 @@ class GraphGPOTrainer(GRPOTrainer):
         # One collective for all processes' token statistics and per-rollout means (see _local_log).
         rows = self.accelerator.gather(torch.from_numpy(local_log).to(self.accelerator.device).view(1, -1))
         rows = rows.view(-1, local_log.shape[0]).double().cpu().numpy()
-        untokenized, total, squares, count = rows[:, :4].sum(axis=0)
+        untokenized, calls, calls_without_step, unattributed = rows[:, : len(_CALL_COUNTS)].sum(axis=0)
+        total, squares, count = rows[:, len(_CALL_COUNTS) : len(_CALL_COUNTS) + 3].sum(axis=0)
         metrics["graph/untokenized_steps"] = float(untokenized)
+        metrics["graph/unattributed_steps"] = float(unattributed)
+        if calls > 0:
+            metrics["graph/calls_without_step_frac"] = float(calls_without_step / calls)
         if count > 0:
             mean = total / count
             metrics["advantages/token_mean"] = float(mean)
             metrics["advantages/token_std"] = float(max(squares / count - mean * mean, 0.0) ** 0.5)
-            metrics["advantages/token_min"] = float(rows[:, 4].min())
-            metrics["advantages/token_max"] = float(rows[:, 5].max())
+            metrics["advantages/token_min"] = float(rows[:, _LOG_HEAD - 2].min())
+            metrics["advantages/token_max"] = float(rows[:, _LOG_HEAD - 1].max())
         for name, value in metrics.items():
             self._metrics[mode][name].append(value)
         # The parent logged one scalar advantage per rollout; show the ones this trainer used instead (the
@@ -259,17 +311,43 @@ class GraphGPOTrainer(GRPOTrainer):
         logged.extend(means)
 
 
-_LOG_HEAD = 6
+def _resolve_episode_reward(choice: str, reward_funcs) -> str:
+    """``"auto"``: the trainer's own reward functions when it was given any, else success (SPEC)."""
+    if choice != "auto":
+        return choice
+    given = reward_funcs if isinstance(reward_funcs, (list, tuple)) else [reward_funcs]
+    return "reward_funcs" if any(f is not None for f in given) else "success"
 
 
-def _local_log(advantages: np.ndarray, action: np.ndarray, untokenized: int) -> np.ndarray:
-    """This process's log row: untokenized steps, then sum, sum of squares, count, min and max of the
+# Step and call counts summed over ranks into the log: untokenized steps, tool calls the model wrote, calls
+# that appended no step, trace steps that no call appended.
+_CALL_COUNTS = ("untokenized", "calls", "calls_without_step", "unattributed")
+_LOG_HEAD = len(_CALL_COUNTS) + 5
+
+
+def _owned_steps(num_segments: int, num_steps: int, turns: TurnSteps | None) -> list[Sequence[int]]:
+    """The steps each token segment (turn) owns: from the watched tool calls when known, else one step
+    per turn in order. A turn beyond the segments (its tokens were cut) leaves its steps untokenized."""
+    if turns is None:
+        return assign_steps(num_segments, num_steps)
+    owned: list[Sequence[int]] = list(turns.owned[:num_segments])
+    return owned + [()] * (num_segments - len(owned))
+
+
+def _call_counts(turns: TurnSteps | None) -> list[int]:
+    if turns is None:
+        return [0, 0, 0]
+    return [turns.calls, turns.calls_without_step, turns.unattributed]
+
+
+def _local_log(advantages: np.ndarray, action: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """This process's log row: the `_CALL_COUNTS`, then sum, sum of squares, count, min and max of the
     action-token advantages, then each rollout's mean action-token advantage (0 without action tokens)."""
     values = advantages[action].astype(np.float64)
-    counts = action.sum(axis=1)
-    means = np.where(counts > 0, (advantages * action).sum(axis=1) / np.maximum(counts, 1), 0.0)
+    per_row = action.sum(axis=1)
+    means = np.where(per_row > 0, (advantages * action).sum(axis=1) / np.maximum(per_row, 1), 0.0)
     head = [
-        untokenized,
+        *counts,
         values.sum(),
         (values * values).sum(),
         values.size,
