@@ -66,6 +66,11 @@ def test_cmake_package_config(tmp_path):
                                atol=1e-9)
 
 
+def test_option_schema_is_the_python_one(lib):
+    lib.graphgpo_option_schema.restype = ctypes.c_char_p
+    assert json.loads(lib.graphgpo_option_schema()) == {"options": graphgpo.option_schema()}
+
+
 class Fingerprint(ctypes.Structure):
     _fields_ = [("lo", ctypes.c_uint64), ("hi", ctypes.c_uint64)]
 

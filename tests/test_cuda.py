@@ -36,6 +36,8 @@ from graphgpo.testing.strategies import batches, options
 ROOT = Path(__file__).resolve().parents[1]
 CUDA_DIR = ROOT / "cpp" / "src" / "cuda"
 EMULATOR_SOURCE = ROOT / "tests" / "cuda" / "emulate_main.cpp"
+# The engine sources the emulated pipeline links with (option parsing and the option table).
+EMULATOR_ENGINE_SOURCES = ("options.cpp", "option_table.cpp")
 
 try:
     import torch
@@ -133,7 +135,7 @@ def emulator(tmp_path_factory):
         pytest.skip("no C++ compiler for the host emulation of the CUDA pipeline")
     exe = tmp_path_factory.mktemp("cuda-emulation") / "emulate"
     command = [cxx, "-std=c++17", "-O1", "-pthread", "-I", str(ROOT / "cpp" / "include"), "-I", str(CUDA_DIR),
-               str(EMULATOR_SOURCE), str(ROOT / "cpp" / "src" / "options.cpp"), "-o", str(exe)]
+               str(EMULATOR_SOURCE), *(str(ROOT / "cpp" / "src" / f) for f in EMULATOR_ENGINE_SOURCES), "-o", str(exe)]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return Emulator(exe)

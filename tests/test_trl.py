@@ -281,7 +281,7 @@ def test_config_defaults_match_spec_and_validate():
         "normalize_distance": False,
         "distance": "shortest",
     }
-    assert cfg.epsilon == 0.2  # GRPO's clipping range is untouched by adv_eps
+    assert cfg.epsilon == 0.2  # GRPO's clipping range is untouched by eps
     for bad, match in [
         ({"advantage_estimator": "ppo"}, "advantage_estimator"),
         ({"omega": 1.0}, "omega"),
@@ -291,7 +291,8 @@ def test_config_defaults_match_spec_and_validate():
         ({"convention": "x"}, "convention"),
         ({"episode_stats": "x"}, "episode_stats"),
         ({"distance": "x"}, "distance"),
-        ({"adv_eps": -1.0}, "adv_eps"),
+        ({"eps": -1.0}, "eps"),
+        ({"omega": True}, "omega"),
         ({"success_reward": math.nan}, "success_reward"),
         ({"normalize_distance": "yes"}, "normalize_distance"),
         ({"episode_reward": "x"}, "episode_reward"),
@@ -316,13 +317,13 @@ def test_config_parses_from_the_command_line():
             "gigpo",
             "--omega",
             "0.8",
-            "--adv_eps",
+            "--eps",
             "1e-4",
             "--normalize_distance",
             "true",
         ]
     )
-    assert (cfg.advantage_estimator, cfg.omega, cfg.adv_eps, cfg.normalize_distance) == (
+    assert (cfg.advantage_estimator, cfg.omega, cfg.eps, cfg.normalize_distance) == (
         "gigpo",
         0.8,
         1e-4,

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json as _json
 
 from . import _core
-from ._api import DEFAULT_OPTIONS, METHODS, advantages, fingerprint, gigpo, graphgpo, grpo
+from ._api import METHODS, advantages, fingerprint, gigpo, graphgpo, grpo
 from ._inputs import FINGERPRINT_DTYPE
+from ._options import DEFAULT_OPTIONS, option_schema
 from ._paths import get_cmake_dir, get_include, get_library
 from .diagnostics import diagnostics
 from .graph import CSR, GraphBatch, build_graphs
@@ -46,4 +47,5 @@ __all__ = [
     "gigpo",
     "graphgpo",
     "grpo",
+    "option_schema",
 ]

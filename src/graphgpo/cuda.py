@@ -27,9 +27,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core
-from ._api import thread_count
 from ._inputs import _length as _row_length
-from ._inputs import as_action_ids, as_flags, as_floats, as_ids, fingerprints, options_json, row_count
+from ._inputs import as_action_ids, as_flags, as_floats, as_ids, fingerprints, row_count
+from ._options import checked_options_json, thread_count
 
 __all__ = ["Fingerprints", "TokenRows", "advantages", "fingerprint", "is_available", "next_state_distances"]
 
@@ -280,8 +280,7 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
         raise ValueError(f"unknown method {method!r}: expected one of {', '.join(_METHODS)}")
     thread_count(num_threads)  # ignored here, but held to the same rules as on the CPU
     torch = _torch()
-    encoded = options_json(options)
-    _core.check_options(encoded)  # unknown options and bad values fail before any work
+    encoded = checked_options_json(options)  # unknown options and bad values fail before any work
     fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,
               "next_state": next_state, "valid": valid, "reward": reward, "cost": cost, "action": action}
     # grpo never reads states: their kinds are checked, but they are not hashed.
@@ -304,8 +303,7 @@ def next_state_distances(*, group, trajectory, state, success, next_state=None, 
     and distance"; ``distance="expected"`` needs ``action``), as a float64 tensor on the device. Equal to
     the CPU graph's distances (:func:`graphgpo.build_graphs`). For diagnostics and tests."""
     torch = _torch()
-    encoded = options_json(options)
-    _core.check_options(encoded)
+    encoded = checked_options_json(options)
     fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,
               "next_state": next_state, "cost": cost, "action": action}
     rows = _prepare(torch, fields, key, device, hash_states=True)

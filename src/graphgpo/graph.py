@@ -8,7 +8,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core
-from ._api import StateKey, _options_with_threads, prepare_batch
+from ._api import StateKey, prepare_batch
+from ._options import DEFAULT_OPTIONS, checked_options_json
 
 #: Node kinds as stored in :meth:`GraphBatch.node_kinds`.
 NODE_STATE, NODE_SUCCESS, NODE_TERMINAL = 0, 1, 2
@@ -188,12 +189,10 @@ def build_graphs(*, group, trajectory, state, success, next_state=None, cost=Non
     Takes the same row fields as :func:`graphgpo.advantages` (``valid`` and ``reward`` are accepted and
     ignored, as are estimator options other than ``distance``).
     """
-    unknown = set(ignored) - {"valid", "reward", "omega", "gamma", "success_reward", "invalid_penalty",
-                              "step_weight", "episode_weight", "norm", "eps", "convention", "episode_stats",
-                              "normalize_distance"}
+    unknown = set(ignored) - {"valid", "reward"} - set(DEFAULT_OPTIONS)
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)}")
-    encoded = _options_with_threads({"distance": distance}, num_threads)
+    encoded = checked_options_json({"distance": distance}, num_threads)
     batch = prepare_batch(group=group, trajectory=trajectory, state=state, success=success,
                           next_state=next_state, cost=cost, action=action, key=key, num_threads=num_threads)
     core = _core.build_graphs(batch.group, batch.trajectory, batch.state, batch.next_state, batch.success,

@@ -52,6 +52,13 @@ GRAPHGPO_API int graphgpo_abi_version(void);
 GRAPHGPO_API const char* graphgpo_build_info(void);
 /** Message of the last failed call on this thread ("" if none). @since 0.1 */
 GRAPHGPO_API const char* graphgpo_last_error(void);
+/**
+ * JSON description of every option graphgpo_advantages accepts in options_json:
+ * {"options": [{"name", "type" ("number", "integer", "boolean" or "choice"), "default", "choices" (choice),
+ * "min", "max", "min_open", "max_open" (bounded numbers), "null_is_default", "scope", "used_by" (the methods
+ * that read it), "doc"}, ...]}. Static storage, never NULL. @since 0.2
+ */
+GRAPHGPO_API const char* graphgpo_option_schema(void);
 
 /** Fingerprint of a byte string (text as UTF-8). @since 0.1 */
 GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_bytes(const void* data, size_t size, graphgpo_fingerprint_t* out);
