@@ -31,7 +31,7 @@ inline graphgpo::Fingerprint* fingerprint_data(py::array_t<uint64_t>& a) {
 }
 
 void register_fingerprints(py::module_& m);  // fingerprints.cpp: str/bytes fast path, ints, array rows
-void register_estimators(py::module_& m);    // estimators.cpp: advantages, option schema and checks
+void register_estimators(py::module_& m);    // estimators.cpp: registry, advantages, option schema and checks
 void register_graphs(py::module_& m);        // graphs.cpp: build_graphs and read-only GraphBatch
 void register_cuda(py::module_& m);          // cuda_bindings.cpp: graphgpo._core._cuda
 // register_text_bindings (text.hpp): the str/bytes views of merge="similar" and the difflib test hooks

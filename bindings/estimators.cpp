@@ -1,4 +1,4 @@
-// Estimator bindings: the option schema, option checking and advantages of a batch.
+// Estimator bindings: the estimator registry, the option schema, option checking and advantages of a batch.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -8,6 +8,7 @@
 
 #include "batch_args.hpp"
 #include "bindings.hpp"
+#include "graphgpo/estimator_registry.hpp"
 #include "graphgpo/estimators.hpp"
 #include "graphgpo/option_schema.hpp"
 #include "graphgpo/options.hpp"
@@ -32,6 +33,7 @@ py::array_t<double> advantages(const std::string& method, const BatchArgs& args,
 
 void register_estimators(py::module_& m) {
   m.def("option_schema", []() { return graphgpo::option_schema_json(); });
+  m.def("estimator_registry", []() { return graphgpo::estimator_registry_json(); });
   m.def("check_options", [](const std::string& options_json) { graphgpo::parse_options_json(options_json); },
         py::arg("options_json"));
   m.def(

@@ -36,8 +36,8 @@ from graphgpo.testing.strategies import batches, options
 ROOT = Path(__file__).resolve().parents[1]
 CUDA_DIR = ROOT / "cpp" / "src" / "cuda"
 EMULATOR_SOURCE = ROOT / "tests" / "cuda" / "emulate_main.cpp"
-# The engine sources the emulated pipeline links with (option parsing and the option table).
-EMULATOR_ENGINE_SOURCES = ("options.cpp", "option_table.cpp")
+# The engine sources the emulated pipeline links with (option parsing, the option table, the estimator registry).
+EMULATOR_ENGINE_SOURCES = ("options.cpp", "option_table.cpp", "estimator_registry.cpp")
 
 try:
     import torch

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "graphgpo/error.hpp"
+#include "graphgpo/estimator_registry.hpp"
 #include "graphgpo/estimators.hpp"
 #include "graphgpo/fingerprint.hpp"
 #include "graphgpo/graph_batch.hpp"
@@ -110,6 +111,7 @@ int graphgpo_abi_version(void) { return graphgpo::abi_version(); }
 const char* graphgpo_build_info(void) { return graphgpo::build_info_json().c_str(); }
 const char* graphgpo_last_error(void) { return last_error.c_str(); }
 const char* graphgpo_option_schema(void) { return graphgpo::option_schema_json().c_str(); }
+const char* graphgpo_estimators(void) { return graphgpo::estimator_registry_json().c_str(); }
 
 int graphgpo_cuda_available(void) {
 #ifdef GRAPHGPO_WITH_CUDA

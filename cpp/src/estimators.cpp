@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "graphgpo/distances.hpp"
+#include "graphgpo/error.hpp"
+#include "graphgpo/estimator_registry.hpp"
 #include "graphgpo/graph.hpp"
 #include "graphgpo/normalize.hpp"
 #include "graphgpo/parallel.hpp"
@@ -135,25 +138,34 @@ void graph_returns(const BatchView& b, const Options& o, Workspace& w) {
   }
 }
 
+// Each estimator's step returns R_S (SPEC "Estimators"), into w.step_return per edge of w.graph. The
+// formulas of the estimator registry's entries (estimator_registry.cpp): a new estimator adds its case here.
+void step_returns(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
+                  Workspace& w) {
+  switch (method) {
+    case Method::Gigpo: discounted_returns(b, layout, g, o, w); return;
+    case Method::GraphGpo: graph_returns(b, o, w); return;
+    case Method::Grpo: break;  // no step advantage
+  }
+  fail(std::string("no step returns for method '") + method_name(method) + "'");
+}
+
 void process_group(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
                    Workspace& w, double* out) {
+  const EstimatorSpec& spec = estimator(method);
   episode_advantage(b, layout, g, o, w);
-  if (method == Method::Grpo) {
+  if (!spec.step_groups) {
     size_t e = 0;
     for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
       for (size_t i = lo; i < hi; ++i, ++e) out[i] = w.episode_adv[e];
     });
     return;
   }
-  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/method == Method::GraphGpo);
+  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/spec.needs_reverse_csr);
   const GroupGraph& graph = w.graph;
   const size_t num_edges = static_cast<size_t>(graph.num_edges());
   w.step_return.resize(num_edges);
-  if (method == Method::Gigpo) {
-    discounted_returns(b, layout, g, o, w);
-  } else {
-    graph_returns(b, o, w);
-  }
+  step_returns(method, b, layout, g, o, w);
   if (b.valid) {
     for (size_t e = 0; e < num_edges; ++e)
       if (!b.valid[graph.edge_row[e]]) w.step_return[e] -= o.invalid_penalty;
@@ -186,7 +198,7 @@ std::vector<double> compute_advantages(Method method, const BatchView& batch, co
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out) {
   validate_options(options);
   const BatchLayout layout =
-      validate_and_layout(batch, method == Method::GraphGpo && options.distance == DistanceKind::Expected,
+      validate_and_layout(batch, estimator(method).reads("distance") && options.distance == DistanceKind::Expected,
                           options.num_threads);
   const size_t num_groups = layout.num_groups();
   if (num_groups == 0) return;

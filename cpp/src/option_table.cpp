@@ -6,6 +6,7 @@
 #include <sstream>
 #include <utility>
 
+#include "graphgpo/estimator_registry.hpp"
 #include "graphgpo/option_schema.hpp"
 
 namespace graphgpo {
@@ -109,13 +110,12 @@ std::vector<OptionSpec> make_table() {
   };
 }
 
-// Which estimators read each scope. Moves to the estimator registry.
+// The estimators that read a scope (estimator registry).
 std::vector<const char*> estimators_reading(const std::string& scope) {
-  if (scope == "episode") return {"grpo", "gigpo", "graphgpo"};
-  if (scope == "step") return {"gigpo", "graphgpo"};
-  if (scope == "returns") return {"gigpo"};
-  if (scope == "distance") return {"graphgpo"};
-  return {};
+  std::vector<const char*> out;
+  for (const EstimatorSpec& e : estimator_registry())
+    if (e.reads(scope)) out.push_back(e.name);
+  return out;
 }
 
 std::string json_string(const std::string& s) {

@@ -224,22 +224,6 @@ void check_range(const OptionSpec& spec, double value) {
 
 }  // namespace
 
-Method parse_method(const std::string& name) {
-  if (name == "grpo") return Method::Grpo;
-  if (name == "gigpo") return Method::Gigpo;
-  if (name == "graphgpo") return Method::GraphGpo;
-  fail("unknown method '" + name + "': expected 'grpo', 'gigpo' or 'graphgpo'");
-}
-
-const char* method_name(Method method) {
-  switch (method) {
-    case Method::Grpo: return "grpo";
-    case Method::Gigpo: return "gigpo";
-    case Method::GraphGpo: return "graphgpo";
-  }
-  return "?";
-}
-
 void validate_options(const Options& o) {
   for (const OptionSpec& spec : option_table()) {
     const std::string name = "option '" + std::string(spec.name) + "'";

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json as _json
 
 from . import _core
-from ._api import METHODS, advantages, fingerprint, gigpo, graphgpo, grpo
+from ._api import advantages, fingerprint, gigpo, graphgpo, grpo
+from ._estimators import METHODS
 from ._inputs import FINGERPRINT_DTYPE
 from ._options import DEFAULT_OPTIONS, option_schema
 from ._paths import get_cmake_dir, get_include, get_library

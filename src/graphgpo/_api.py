@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._estimators import check_method
 from ._inputs import (
     FINGERPRINT_DTYPE,
     as_action_ids,
@@ -19,9 +20,6 @@ from ._inputs import (
     row_count,
 )
 from ._options import checked_options_json, document_options, thread_count
-
-#: The estimators, by name.
-METHODS = ("grpo", "gigpo", "graphgpo")
 
 StateKey = Callable[[Any], Any]
 
@@ -68,12 +66,6 @@ def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=N
     )
 
 
-def _check_method(method: Any) -> str:
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
-    return method
-
-
 @document_options
 def advantages(method: str, *, group, trajectory, state, success, next_state=None, valid=None, reward=None,
                cost=None, action=None, key: StateKey | None = None, num_threads: int | None = None,
@@ -81,7 +73,7 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     """Per-row advantages of a batch of agent steps, exactly as SPEC.md defines them.
 
     Args:
-        method: ``"grpo"``, ``"gigpo"`` or ``"graphgpo"``.
+        method: one of :data:`graphgpo.METHODS` (``"grpo"``, ``"gigpo"``, ``"graphgpo"``).
         group: task group id per row (all rollouts of one task share it), integers.
         trajectory: trajectory id per row; a trajectory's rows are contiguous and in step order.
         state: the state at the start of each step: a list of str or bytes, a 1-D integer array, a 2-D array
@@ -105,7 +97,7 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
         ValueError: bad rows (naming the first), unequal lengths, unknown or out-of-range options/method.
         TypeError: ids that are not integers, unsupported state types.
     """
-    _check_method(method)
+    check_method(method)
     encoded_options = checked_options_json(options, num_threads)
     batch = prepare_batch(group=group, trajectory=trajectory, state=state, success=success,
                           next_state=next_state, valid=valid, reward=reward, cost=cost, action=action, key=key,

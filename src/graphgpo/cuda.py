@@ -27,13 +27,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core
+from ._estimators import CUDA_METHODS, check_method
 from ._inputs import _length as _row_length
 from ._inputs import as_action_ids, as_flags, as_floats, as_ids, fingerprints, row_count
 from ._options import checked_options_json, thread_count
 
 __all__ = ["Fingerprints", "TokenRows", "advantages", "fingerprint", "is_available", "next_state_distances"]
-
-_METHODS = ("grpo", "gigpo", "graphgpo")
 
 # The device type the batch lives on. Tests without a GPU set it to "cpu" together with a stand-in for
 # _core._cuda (tests/test_cuda.py), to exercise this module's conversions end to end.
@@ -276,8 +275,10 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     Raises RuntimeError when this build has no CUDA kernels or PyTorch sees no device, ImportError without
     PyTorch, and ValueError/TypeError for bad input (naming the first offending row, like the CPU engine).
     """
-    if method not in _METHODS:
-        raise ValueError(f"unknown method {method!r}: expected one of {', '.join(_METHODS)}")
+    check_method(method)
+    if method not in CUDA_METHODS:
+        raise ValueError(f"method {method!r} has no CUDA implementation (graphgpo.cuda runs "
+                         f"{', '.join(CUDA_METHODS)}); use graphgpo.advantages on the CPU")
     thread_count(num_threads)  # ignored here, but held to the same rules as on the CPU
     torch = _torch()
     encoded = checked_options_json(options)  # unknown options and bad values fail before any work

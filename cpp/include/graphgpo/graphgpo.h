@@ -59,6 +59,12 @@ GRAPHGPO_API const char* graphgpo_last_error(void);
  * that read it), "doc"}, ...]}. Static storage, never NULL. @since 0.2
  */
 GRAPHGPO_API const char* graphgpo_option_schema(void);
+/**
+ * JSON description of every method graphgpo_advantages accepts: {"estimators": [{"name", "summary", "scopes"
+ * (the option scopes it reads), "step_groups", "needs_reverse_csr", "supports_cuda"}, ...]}. Static storage,
+ * never NULL. @since 0.2
+ */
+GRAPHGPO_API const char* graphgpo_estimators(void);
 
 /** Fingerprint of a byte string (text as UTF-8). @since 0.1 */
 GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_bytes(const void* data, size_t size, graphgpo_fingerprint_t* out);
@@ -69,7 +75,7 @@ GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_strings(const char* const* s
 GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_int64(const int64_t* values, size_t n, graphgpo_fingerprint_t* out);
 
 /**
- * Advantages of n rows. method: "grpo", "gigpo" or "graphgpo". Required: group, trajectory, state, success,
+ * Advantages of n rows. method: a name from graphgpo_estimators() ("grpo", "gigpo", "graphgpo"). Required: group, trajectory, state, success,
  * out (n doubles). Optional (NULL): next_state, valid, reward, cost, action. options_json: a JSON object of
  * SPEC options (NULL or "" for defaults), e.g. {"omega": 0.5, "distance": "expected", "num_threads": 2}.
  * @since 0.1

@@ -37,7 +37,7 @@ struct OptionRange {
   }
 };
 
-// What reads an option. Estimators declare the scopes they read (estimator registry); an option's
+// What reads an option. Estimators declare the scopes they read (estimator_registry.hpp); an option's
 // "used_by" list in the schema is derived from that.
 //   episode:  the episode advantage A_E and the normalization every estimator applies
 //   step:     the mix of A_E and the step advantage A_S (every estimator with step groups)

@@ -5,10 +5,11 @@
 
 #include <string>
 
+#include "graphgpo/estimator_registry.hpp"  // Method, parse_method, method_name
+
 namespace graphgpo {
 inline namespace v0 {
 
-enum class Method { Grpo, Gigpo, GraphGpo };
 enum class Norm { MeanStd, Mean };
 enum class Convention { Reference, Paper };
 enum class EpisodeStats { PerStep, PerTrajectory };
@@ -33,10 +34,6 @@ struct Options {
 
   Options();  // the table's defaults
 };
-
-// Parse "grpo" | "gigpo" | "graphgpo"; throws Error(InvalidArgument) otherwise.
-Method parse_method(const std::string& name);
-const char* method_name(Method method);
 
 // Parse a JSON object of options ("" or "null" or "{}" give the defaults). Unknown keys, wrong types and
 // values outside their allowed set throw Error(InvalidArgument) naming the option.

@@ -43,6 +43,7 @@
 #include "graphgpo/cuda.hpp"
 #include "graphgpo/distances.hpp"
 #include "graphgpo/error.hpp"
+#include "graphgpo/estimator_registry.hpp"
 #include "graphgpo/options.hpp"
 #include "hd.cuh"
 
@@ -155,11 +156,21 @@ struct Shape {
   size_t node_bound() const { return n + items; }  // G + items, G <= n
 };
 
+// The CUDA path runs the registered estimators whose entry says supports_cuda (estimator_registry.cpp);
+// any other is refused before anything runs.
+inline void require_cuda_support(Method method) {
+  if (!estimator(method).supports_cuda)
+    fail(std::string("method '") + method_name(method) +
+         "' has no CUDA implementation: use the CPU engine (graphgpo.advantages)");
+}
+
 inline Shape shape_of(Method method, size_t n, const Options& o) {
+  require_cuda_support(method);
+  const EstimatorSpec& spec = estimator(method);
   Shape s;
   s.n = n;
-  s.graph = method != Method::Grpo;
-  s.distances = method == Method::GraphGpo;
+  s.graph = spec.step_groups;
+  s.distances = spec.reads("distance");
   s.expected = s.distances && o.distance == DistanceKind::Expected;
   s.items = s.distances ? 2 * n : (s.graph ? n : 0);
   return s;
@@ -249,12 +260,13 @@ inline size_t carve(char* base, const Shape& s, size_t temp_bytes, Work& w) {
 
 // Host-side checks made before anything runs, in the CPU engine's order and with its messages.
 inline void check_batch(Method method, const DeviceBatch& b, const Options& o) {
+  require_cuda_support(method);
   validate_options(o);
   if (b.n == 0) return;
   if (b.n > cuda::kMaxDeviceRows)
     fail("the CUDA path takes at most " + std::to_string(cuda::kMaxDeviceRows) + " rows, got " + std::to_string(b.n));
   if (!b.group || !b.trajectory || !b.state || !b.success) fail("group, trajectory, state and success are required");
-  if (method == Method::GraphGpo && o.distance == DistanceKind::Expected && !b.action)
+  if (estimator(method).reads("distance") && o.distance == DistanceKind::Expected && !b.action)
     fail("distance='expected' needs the action of every row");
 }
 
@@ -680,7 +692,7 @@ void run_pipeline(B& be, Method method, const DeviceBatch& batch, const Options&
     });
     be.for_each(n, [=] GG_HD(uint32_t i) { W.ae[W.pos[i]] = W.tmpd[W.tpos[W.rid[i]]]; });
   }
-  if (method == Method::Grpo) {
+  if (!shape.graph) {  // grpo: no step advantage
     be.for_each(n, [=] GG_HD(uint32_t i) { out[i] = W.ae[W.pos[i]]; });
     be.synchronize();
     return;

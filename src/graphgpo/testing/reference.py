@@ -10,7 +10,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 
 DEFAULTS: dict[str, object] = {
     "omega": 0.1,
@@ -189,9 +190,81 @@ def _normalize_by(keys, values, norm, eps, singleton_is_zero) -> list[float]:
     return result
 
 
+@dataclass(frozen=True)
+class Rows:
+    """A batch as :func:`reference_advantages` prepared it (plain lists; rewards filled in)."""
+
+    group: list
+    trajectory: list
+    state: Sequence[Hashable]
+    next_state: Sequence[Hashable] | None
+    success: list[bool]
+    valid: list[bool]
+    reward: list[float]
+    cost: Sequence[float] | None
+    action: Sequence[Hashable] | None
+    spans: list[tuple[Hashable, int, int]]  # (trajectory id, first row, end row), see trajectories()
+
+
+StepReturns = Callable[[Rows, dict], list]
+
+#: Each estimator's step returns R_S (one per row, before the invalid penalty), by method name; None: the
+#: estimator has no step advantage (A = A_E). The reference's own registry, independent of the engine's;
+#: tests tie its names to graphgpo.METHODS.
+STEP_RETURNS: dict[str, StepReturns | None] = {"grpo": None}
+
+
+def estimator(name: str) -> Callable[[StepReturns], StepReturns]:
+    """Register ``fn(rows, options) -> step returns`` as the reference of method ``name``."""
+
+    def register(fn: StepReturns) -> StepReturns:
+        if name in STEP_RETURNS:
+            raise ValueError(f"estimator {name!r} is registered twice")
+        STEP_RETURNS[name] = fn
+        return fn
+
+    return register
+
+
+@estimator("gigpo")
+def discounted_returns(rows: Rows, o: dict) -> list[float]:
+    """gigpo: the discounted sum of the trajectory's remaining rewards (gamma)."""
+    step_return = [0.0] * len(rows.group)
+    gamma = float(o["gamma"])
+    for _, lo, hi in rows.spans:
+        running = 0.0
+        for i in range(hi - 1, lo - 1, -1):
+            running = rows.reward[i] + gamma * running
+            step_return[i] = running
+    return step_return
+
+
+@estimator("graphgpo")
+def graph_returns(rows: Rows, o: dict) -> list[float]:
+    """graphgpo: success_reward * omega ** exponent, the exponent per convention / normalize_distance."""
+    group, state, cost = rows.group, rows.state, rows.cost
+    dist = reference_distances(group=group, trajectory=rows.trajectory, state=state, success=rows.success,
+                               next_state=rows.next_state, cost=cost, action=rows.action, distance=o["distance"])
+    nxt = next_nodes(state, rows.next_state, rows.success, rows.trajectory)
+    sr, omega = float(o["success_reward"]), float(o["omega"])
+    step_return = [0.0] * len(group)
+    for i in range(len(group)):
+        d = dist[group[i]]
+        if o["normalize_distance"]:
+            exponent = d[nxt[i]] - d[state[i]] + 1.0
+        elif o["convention"] == "paper":
+            exponent = d[nxt[i]] + (1.0 if cost is None else float(cost[i]))
+        else:
+            exponent = d[nxt[i]]
+        step_return[i] = sr * omega**exponent
+    return step_return
+
+
 def reference_advantages(method: str, *, group, trajectory, state, success, next_state=None, valid=None,
                          reward=None, cost=None, action=None, **options) -> list[float]:
     """One advantage per row, exactly per SPEC.md, in float64."""
+    if method not in STEP_RETURNS:
+        raise ValueError(f"unknown method {method!r}")
     unknown = set(options) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown option(s): {sorted(unknown)}")
@@ -228,34 +301,12 @@ def reference_advantages(method: str, *, group, trajectory, state, success, next
         for (_, lo, hi), v in zip(spans, per_traj):
             for i in range(lo, hi):
                 a_episode[i] = v
-    if method == "grpo":
+    step_returns = STEP_RETURNS[method]
+    if step_returns is None:
         return a_episode
-
-    # Step returns.
-    step_return = [0.0] * n
-    if method == "gigpo":
-        gamma = float(o["gamma"])
-        for _, lo, hi in spans:
-            running = 0.0
-            for i in range(hi - 1, lo - 1, -1):
-                running = reward[i] + gamma * running
-                step_return[i] = running
-    elif method == "graphgpo":
-        dist = reference_distances(group=group, trajectory=trajectory, state=state, success=success,
-                                   next_state=next_state, cost=cost, action=action, distance=o["distance"])
-        nxt = next_nodes(state, next_state, success, trajectory)
-        omega = float(o["omega"])
-        for i in range(n):
-            d = dist[group[i]]
-            if o["normalize_distance"]:
-                exponent = d[nxt[i]] - d[state[i]] + 1.0
-            elif o["convention"] == "paper":
-                exponent = d[nxt[i]] + (1.0 if cost is None else float(cost[i]))
-            else:
-                exponent = d[nxt[i]]
-            step_return[i] = sr * omega**exponent
-    else:
-        raise ValueError(f"unknown method {method!r}")
+    rows = Rows(group=group, trajectory=trajectory, state=state, next_state=next_state, success=success,
+                valid=valid, reward=reward, cost=cost, action=action, spans=spans)
+    step_return = step_returns(rows, o)
     for i in range(n):
         if not valid[i]:
             step_return[i] -= ip

@@ -12,7 +12,7 @@ from typing import Any
 
 from trl import GRPOConfig
 
-from .._api import METHODS
+from .._estimators import METHODS
 from .._options import DEFAULT_OPTIONS, OPTION_SCHEMA, checked_options_json
 
 __all__ = ["GraphGPOConfig", "ESTIMATORS"]

@@ -1,0 +1,48 @@
+// The estimator registry: one entry per estimator (cpp/src/estimator_registry.cpp) with its name, a one-line
+// summary, the option scopes it reads (option_schema.hpp) and its capabilities. Everything that lists
+// methods derives from it: parse_method and its message, the option schema's "used_by", the C ABI's
+// graphgpo_estimators(), graphgpo.METHODS in Python, the TRL config's choices, and the CUDA path's refusal
+// of a method it does not implement.
+//
+// Adding an estimator: a Method value and a registry entry (here and in estimator_registry.cpp), its step
+// returns in estimators.cpp (step_returns_of), and its plain-Python reference (graphgpo.testing.reference).
+// See docs/design.md, "How to add an estimator".
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace graphgpo {
+inline namespace v0 {
+
+enum class Method { Grpo, Gigpo, GraphGpo };
+
+struct EstimatorSpec {
+  Method method;
+  const char* name;
+  const char* summary;              // one line, no trailing period
+  std::vector<const char*> scopes;  // option scopes it reads: "episode", "step", "returns", "distance"
+  bool step_groups;                 // adds a step advantage over step groups: builds each group's state graph
+  bool needs_reverse_csr;           // walks the graph backwards (distances to SUCCESS)
+  bool supports_cuda;               // the CUDA pipeline (cpp/src/cuda/pipeline.cuh) implements it
+
+  bool reads(const std::string& scope) const;
+};
+
+// Every estimator, in documentation order.
+const std::vector<EstimatorSpec>& estimator_registry();
+
+// The entry of `method`.
+const EstimatorSpec& estimator(Method method);
+
+// The method named `name`; throws Error(InvalidArgument) "unknown method 'x': expected 'grpo', 'gigpo' or
+// 'graphgpo'" (every registered name) otherwise.
+Method parse_method(const std::string& name);
+const char* method_name(Method method);
+
+// The registry as JSON: {"estimators": [{"name", "summary", "scopes", "step_groups", "needs_reverse_csr",
+// "supports_cuda"}, ...]}.
+const std::string& estimator_registry_json();
+
+}  // namespace v0
+}  // namespace graphgpo
