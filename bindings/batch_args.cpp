@@ -28,6 +28,17 @@ const graphgpo::Fingerprint* fingerprints_view(const UInt64Array& a, size_t n, c
 
 }  // namespace
 
+void attach_texts(BatchArgs& args, const py::object& state_text, const py::object& next_state_text) {
+  if (state_text.is_none()) {
+    if (!next_state_text.is_none()) throw py::value_error("next_state_text needs state_text");
+    return;
+  }
+  const size_t n = args.group.ndim() == 1 ? static_cast<size_t>(args.group.shape(0)) : 0;
+  args.state_text = text_column(state_text, n, "state");
+  if (!next_state_text.is_none())
+    args.next_state_text = text_column(next_state_text, n, "next_state", args.state_text->is_str ? 1 : 0);
+}
+
 graphgpo::BatchView make_view(const BatchArgs& a) {
   if (a.group.ndim() != 1) throw py::value_error("group must be one-dimensional");
   const size_t n = static_cast<size_t>(a.group.shape(0));
@@ -42,6 +53,8 @@ graphgpo::BatchView make_view(const BatchArgs& a) {
   b.reward = optional_data<double>(a.reward, n, "reward");
   b.cost = optional_data<double>(a.cost, n, "cost");
   b.action = optional_data<int64_t>(a.action, n, "action");
+  if (a.state_text) b.state_text = a.state_text->refs.data();
+  if (a.next_state_text) b.next_state_text = a.next_state_text->refs.data();
   return b;
 }
 

@@ -6,6 +6,7 @@
 
 #include "bindings.hpp"
 #include "graphgpo/batch.hpp"
+#include "text.hpp"
 
 namespace graphgpo_bindings {
 
@@ -18,7 +19,11 @@ struct BatchArgs {
   std::optional<UInt8Array> valid;
   std::optional<DoubleArray> reward, cost;
   std::optional<Int64Array> action;
+  std::optional<TextColumn> state_text, next_state_text;  // merge="similar"
 };
+
+// Text columns (str or bytes, not mixed) when given; next_state's kind must be state's.
+void attach_texts(BatchArgs& args, const py::object& state_text, const py::object& next_state_text);
 
 // A view of the arrays for the engine; throws ValueError when a field does not have one value per row.
 // The view borrows `args`: keep it alive while the view is used.

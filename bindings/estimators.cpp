@@ -41,15 +41,16 @@ void register_estimators(py::module_& m) {
       [](const std::string& method, Int64Array group, Int64Array trajectory, UInt64Array state,
          std::optional<UInt64Array> next_state, UInt8Array success, std::optional<UInt8Array> valid,
          std::optional<DoubleArray> reward, std::optional<DoubleArray> cost, std::optional<Int64Array> action,
-         const std::string& options_json) {
+         const std::string& options_json, const py::object& state_text, const py::object& next_state_text) {
         BatchArgs args{std::move(group),   std::move(trajectory), std::move(state),
                        std::move(next_state), std::move(success), std::move(valid),
                        std::move(reward),  std::move(cost),       std::move(action)};
+        attach_texts(args, state_text, next_state_text);
         return advantages(method, args, options_json);
       },
       py::arg("method"), py::arg("group"), py::arg("trajectory"), py::arg("state"), py::arg("next_state"),
       py::arg("success"), py::arg("valid"), py::arg("reward"), py::arg("cost"), py::arg("action"),
-      py::arg("options_json"));
+      py::arg("options_json"), py::arg("state_text") = py::none(), py::arg("next_state_text") = py::none());
 }
 
 }  // namespace graphgpo_bindings

@@ -72,6 +72,8 @@ class PyGraphBatch {
     std::vector<int64_t> src(gr.edge_src.begin(), gr.edge_src.end()), dst(gr.edge_dst.begin(), gr.edge_dst.end());
     return py::make_tuple(to_array(src), to_array(dst), to_array(gr.edge_row));
   }
+  py::array_t<int64_t> node_origins(size_t g) const { return to_array(graph(g).node_origin); }
+  int64_t num_exact_states(size_t g) const { return graph(g).num_exact_states; }
   py::tuple csr(size_t g, bool reverse) const {
     const auto& gr = graph(g);
     const auto& offsets = reverse ? gr.in_offsets : gr.out_offsets;
@@ -103,14 +105,16 @@ void register_graphs(py::module_& m) {
       "build_graphs",
       [](Int64Array group, Int64Array trajectory, UInt64Array state, std::optional<UInt64Array> next_state,
          UInt8Array success, std::optional<DoubleArray> cost, std::optional<Int64Array> action,
-         const std::string& options_json) {
+         const std::string& options_json, const py::object& state_text, const py::object& next_state_text) {
         BatchArgs args{std::move(group),   std::move(trajectory), std::move(state),
                        std::move(next_state), std::move(success), std::nullopt,
                        std::nullopt,       std::move(cost),       std::move(action)};
+        attach_texts(args, state_text, next_state_text);
         return build_graphs(args, options_json);
       },
       py::arg("group"), py::arg("trajectory"), py::arg("state"), py::arg("next_state"), py::arg("success"),
-      py::arg("cost"), py::arg("action"), py::arg("options_json"));
+      py::arg("cost"), py::arg("action"), py::arg("options_json"), py::arg("state_text") = py::none(),
+      py::arg("next_state_text") = py::none());
 
   py::class_<PyGraphBatch>(m, "GraphBatch")
       .def_property_readonly("num_groups", &PyGraphBatch::num_groups)
@@ -122,7 +126,9 @@ void register_graphs(py::module_& m) {
       .def("node_kinds", &PyGraphBatch::node_kinds, py::arg("group"))
       .def("node_states", &PyGraphBatch::node_states, py::arg("group"))
       .def("edges", &PyGraphBatch::edges, py::arg("group"))
-      .def("csr", &PyGraphBatch::csr, py::arg("group"), py::arg("reverse") = false);
+      .def("csr", &PyGraphBatch::csr, py::arg("group"), py::arg("reverse") = false)
+      .def("node_origins", &PyGraphBatch::node_origins, py::arg("group"))
+      .def("num_exact_states", &PyGraphBatch::num_exact_states, py::arg("group"));
 }
 
 }  // namespace graphgpo_bindings

@@ -21,7 +21,8 @@ REGISTRY = json.loads(_core.estimator_registry())["estimators"]
 def test_methods_are_the_engine_registry():
     assert graphgpo.METHODS == tuple(e["name"] for e in REGISTRY)
     assert [tuple(e) for e in ESTIMATORS.values()] == [
-        (e["name"], e["summary"], tuple(e["scopes"]), e["step_groups"], e["needs_reverse_csr"], e["supports_cuda"])
+        (e["name"], e["summary"], tuple(e["scopes"]), e["step_groups"], e["needs_reverse_csr"],
+         e["merges_graph_nodes"], e["supports_cuda"])
         for e in REGISTRY]
     assert CUDA_METHODS == tuple(e["name"] for e in REGISTRY if e["supports_cuda"])
 

@@ -15,7 +15,7 @@ from graphgpo.testing.reference import reference_advantages
 from graphgpo.testing.spec_examples import EXAMPLE_1
 
 SCHEMA = json.loads(_core.option_schema())["options"]
-SCOPES = {"episode", "step", "returns", "distance", "engine"}
+SCOPES = {"episode", "step", "returns", "distance", "states", "engine"}
 
 
 def test_default_options_are_the_engine_table():
@@ -59,7 +59,8 @@ def test_unused_options_change_nothing():
     """used_by is honest: an option a method does not read leaves its result bit-identical."""
     changed = {"omega": 0.7, "gamma": 0.5, "success_reward": 3.0, "invalid_penalty": 0.4, "step_weight": 0.5,
                "episode_weight": 2.0, "norm": "mean", "eps": 1e-3, "convention": "paper",
-               "episode_stats": "per_trajectory", "normalize_distance": True, "distance": "expected"}
+               "episode_stats": "per_trajectory", "normalize_distance": True, "distance": "expected",
+               "merge": "similar", "similarity": 0.5}
     assert set(changed) == set(graphgpo.DEFAULT_OPTIONS)
     batch = {**EXAMPLE_1, "action": [0] * len(EXAMPLE_1["group"])}
     for method in graphgpo.METHODS:

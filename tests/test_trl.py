@@ -247,6 +247,63 @@ def test_graded_rewards_count_when_no_episode_succeeds():
     assert np.all(np.concatenate(flat.steps) == 0)
 
 
+# -- the trace recorder of the environment classes ----------------------------------------------------------
+
+
+def test_one_trace_recorder_serves_the_grid_games_and_the_adapters():
+    """Bundled games and adapters share TracedEnvironment: same protocol, their own texts."""
+    from graphgpo.envs import SokobanEnvironment
+    from graphgpo.envs._trace import TracedEnvironment
+    from graphgpo.envs.adapters._common import AdapterEnv, TracedAdapterEnvironment
+
+    class Counter(AdapterEnv):
+        """Count to 2; "add" is valid, anything else has no effect."""
+
+        def _reset(self, seed):
+            self.value = 0
+            return "at 0"
+
+        def _step(self, action):
+            valid = action == "add"
+            self.value += valid
+            return f"at {self.value}", valid, self.value == 2, False, {}
+
+        def _compute_key(self):
+            return f"n{self.value}"
+
+    class CounterEnvironment(TracedAdapterEnvironment):
+        def __init__(self):
+            self._env = Counter(max_steps=5, seed=0)
+            super().__init__()
+
+        def _intro(self):
+            return "Count."
+
+        def act(self, action: str) -> str:
+            """Act.
+
+            Args:
+                action: "add".
+            """
+            return self._act(action)
+
+    env = CounterEnvironment()
+    assert isinstance(env, TracedEnvironment) and env.reset(seed=1) == "Count.\n\nat 0"
+    assert env.act("nop") == "at 0\n\n(That action had no effect.)"
+    assert env.act("add") == "at 1" and not env.done
+    assert env.act("add") == "at 2\n\nTask complete!" and env.done and env.get_reward() == 1.0
+    assert env.act("add") == TracedAdapterEnvironment.SOLVED_TEXT
+    assert env.graphgpo_trace == [("n0", "n0", False), ("n0", "n1", True), ("n1", "n2", True)]
+    env.reset()
+    assert env.graphgpo_trace == [] and not env.graphgpo_success
+
+    level = "######\n#@ $.#\n######"
+    full, inner = SokobanEnvironment(), SokobanEnvironment(border=False)
+    assert full.reset(level=level).endswith(level) and inner.reset(level=level).endswith("\n@ $.")
+    assert inner.move("right") == " @$.\n\nMoved right." and not inner.done
+    assert inner.graphgpo_trace == [(level, "######\n# @$.#\n######", True)]  # keys stay full boards
+
+
 # -- config -------------------------------------------------------------------------------------------------
 
 

@@ -2,9 +2,11 @@
 // thread-local message, so no exception ever crosses the C boundary.
 #include "graphgpo/graphgpo.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "graphgpo/error.hpp"
 #include "graphgpo/estimator_registry.hpp"
@@ -81,6 +83,126 @@ graphgpo::BatchView make_view(size_t n, const int64_t* group, const int64_t* tra
   b.action = action;
   return b;
 }
+
+// A graphgpo_batch_t as the library knows it: the caller's first struct_size bytes, the rest zero.
+graphgpo_batch_t read_batch(const graphgpo_batch_t* batch) {
+  require(batch, "batch");
+  if (batch->struct_size < offsetof(graphgpo_batch_t, n) + sizeof(size_t))
+    graphgpo::fail("batch->struct_size must be set to sizeof(graphgpo_batch_t)");
+  graphgpo_batch_t b;
+  std::memset(&b, 0, sizeof(b));
+  std::memcpy(&b, batch, std::min(batch->struct_size, sizeof(b)));
+  return b;
+}
+
+// Strict UTF-8 (what Python's bytes.decode("utf-8") accepts) to code points; false if invalid.
+bool decode_utf8(const unsigned char* s, size_t size, std::vector<uint32_t>& out) {
+  size_t i = 0;
+  while (i < size) {
+    const unsigned c = s[i];
+    if (c < 0x80) {
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    unsigned lo = 0x80, hi = 0xBF;  // bounds of the second byte (overlongs, surrogates, > U+10FFFF)
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + len > size) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned d = s[i + k];
+      if (d < (k == 1 ? lo : 0x80u) || d > (k == 1 ? hi : 0xBFu)) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    out.push_back(cp);
+    i += len;
+  }
+  return true;
+}
+
+// Texts and fingerprints of one state column of a graphgpo_batch_t, owned for the duration of a call.
+struct TextColumn {
+  std::vector<graphgpo::TextRef> refs;
+  std::vector<uint32_t> code_points;        // text_encoding 1: all rows' code points, back to back
+  std::vector<graphgpo::Fingerprint> fingerprints;  // when the caller gave texts but no fingerprints
+
+  void load(size_t n, const char* const* text, const size_t* size, int32_t encoding, bool need_fingerprints,
+            const char* name) {
+    require(text, name);
+    require(size, (std::string(name) + "_size").c_str());
+    refs.resize(n);
+    std::vector<size_t> begin;
+    if (encoding == 1) begin.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (!text[i] && size[i] > 0) graphgpo::fail(std::string(name) + "[" + std::to_string(i) + "] is NULL");
+      if (encoding == 1) {
+        begin[i] = code_points.size();
+        if (!decode_utf8(reinterpret_cast<const unsigned char*>(text[i]), size[i], code_points))
+          graphgpo::fail("row " + std::to_string(i) + ": " + name + " is not valid UTF-8");
+      } else {
+        refs[i] = graphgpo::TextRef{text[i], size[i], 1};
+      }
+    }
+    if (encoding == 1) {
+      for (size_t i = 0; i < n; ++i) {
+        const size_t end = i + 1 < n ? begin[i + 1] : code_points.size();
+        refs[i] = graphgpo::TextRef{code_points.data() + begin[i], end - begin[i], 4};
+      }
+    }
+    if (need_fingerprints) {
+      fingerprints.resize(n);
+      graphgpo::fingerprint_buffers_batch(text, size, n, fingerprints.data(), 0);
+    }
+  }
+};
+
+// The engine's view of a graphgpo_batch_t, with decoded texts and derived fingerprints kept alive here.
+struct BatchInput {
+  graphgpo::BatchView view;
+  TextColumn state_text, next_state_text;
+
+  explicit BatchInput(const graphgpo_batch_t* caller) {
+    const graphgpo_batch_t b = read_batch(caller);
+    if (b.task) graphgpo::fail("batch->task needs a memory handle (not available in this build)");
+    const bool texts = b.state_text || b.state_text_size;
+    if (b.text_encoding != 0 && b.text_encoding != 1) graphgpo::fail("batch->text_encoding must be 0 or 1");
+    view = make_view(b.n, b.group, b.trajectory, b.state ? b.state : (texts ? kPlaceholder : nullptr),
+                     b.next_state, b.success, b.valid, b.reward, b.cost, b.action);
+    if (b.n == 0) return;
+    if (texts) {
+      state_text.load(b.n, b.state_text, b.state_text_size, b.text_encoding, !b.state, "state_text");
+      view.state_text = state_text.refs.data();
+      if (!b.state) view.state = state_text.fingerprints.data();
+    }
+    if (b.next_state_text || b.next_state_text_size) {
+      if (!texts) graphgpo::fail("batch->next_state_text needs state_text");
+      next_state_text.load(b.n, b.next_state_text, b.next_state_text_size, b.text_encoding, !b.next_state,
+                           "next_state_text");
+      view.next_state_text = next_state_text.refs.data();
+      if (!b.next_state) view.next_state = next_state_text.fingerprints.data();
+    }
+  }
+
+  static const graphgpo_fingerprint_t kPlaceholder[1];  // passes make_view's NULL check; replaced above
+};
+
+const graphgpo_fingerprint_t BatchInput::kPlaceholder[1] = {{0, 0}};
 
 const graphgpo::GraphBatch& graphs_of(const graphgpo_graphs_t* h, size_t g) {
   require(h, "graphs");
@@ -166,6 +288,31 @@ graphgpo_status_t graphgpo_advantages(const char* method, size_t n, const int64_
     const auto view = make_view(n, group, trajectory, state, next_state, success, valid, reward, cost, action);
     const std::vector<double> result = graphgpo::compute_advantages(m, view, options);
     if (n > 0) std::memcpy(out, result.data(), n * sizeof(double));  // only after everything succeeded
+  });
+}
+
+graphgpo_status_t graphgpo_advantages_batch(const char* method, const graphgpo_batch_t* batch, const char* options_json,
+                                            graphgpo_memory_t* memory, double* out) {
+  return guarded([&] {
+    require(method, "method");
+    const graphgpo::Method m = graphgpo::parse_method(method);
+    const graphgpo::Options options = graphgpo::parse_options_json(options_json ? options_json : "");
+    if (memory) graphgpo::fail("memory handles are not available in this build");
+    const BatchInput input(batch);
+    if (input.view.n > 0) require(out, "out");
+    const std::vector<double> result = graphgpo::compute_advantages(m, input.view, options);
+    if (input.view.n > 0) std::memcpy(out, result.data(), input.view.n * sizeof(double));
+  });
+}
+
+graphgpo_status_t graphgpo_graphs_build_batch(const graphgpo_batch_t* batch, const char* options_json,
+                                              graphgpo_graphs_t** out) {
+  return guarded([&] {
+    require(out, "out");
+    const graphgpo::Options options = graphgpo::parse_options_json(options_json ? options_json : "");
+    const BatchInput input(batch);
+    auto* handle = new graphgpo_graphs{graphgpo::build_graph_batch(input.view, options)};
+    *out = handle;
   });
 }
 

@@ -12,14 +12,17 @@ inline namespace v0 {
 const std::vector<EstimatorSpec>& estimator_registry() {
   static const std::vector<EstimatorSpec> registry = {
       {Method::Grpo, "grpo", "the episode advantage A_E of every row", {"episode"},
-       /*step_groups=*/false, /*needs_reverse_csr=*/false, /*supports_cuda=*/true},
+       /*step_groups=*/false, /*needs_reverse_csr=*/false, /*merges_graph_nodes=*/false,
+       /*supports_cuda=*/true},
       {Method::Gigpo, "gigpo",
        "A_E plus the discounted remaining reward, normalized among rows that start from the same state",
-       {"episode", "step", "returns"}, /*step_groups=*/true, /*needs_reverse_csr=*/false, /*supports_cuda=*/true},
+       {"episode", "step", "returns", "states"}, /*step_groups=*/true, /*needs_reverse_csr=*/false,
+       /*merges_graph_nodes=*/false, /*supports_cuda=*/true},
       {Method::GraphGpo, "graphgpo",
        "A_E plus success_reward * omega ** d(next_state) on the group's state graph, normalized among rows that "
        "start from the same state",
-       {"episode", "step", "distance"}, /*step_groups=*/true, /*needs_reverse_csr=*/true, /*supports_cuda=*/true},
+       {"episode", "step", "distance", "states"}, /*step_groups=*/true, /*needs_reverse_csr=*/true,
+       /*merges_graph_nodes=*/true, /*supports_cuda=*/true},
   };
   return registry;
 }
@@ -74,6 +77,7 @@ const std::string& estimator_registry_json() {
       for (size_t k = 0; k < e.scopes.size(); ++k) out << (k ? ", " : "") << json_string(e.scopes[k]);
       out << "], \"step_groups\": " << json_bool(e.step_groups)
           << ", \"needs_reverse_csr\": " << json_bool(e.needs_reverse_csr)
+          << ", \"merges_graph_nodes\": " << json_bool(e.merges_graph_nodes)
           << ", \"supports_cuda\": " << json_bool(e.supports_cuda) << "}";
       separator = ", ";
     }

@@ -50,6 +50,9 @@ struct Workspace {
   std::vector<double> episode_adv;     // per edge
   std::vector<double> step_return;     // per edge
   std::vector<double> gathered;
+  std::vector<int32_t> step_key;  // merge="similar": step group of each edge
+  std::vector<int32_t> start_rep;  // gigpo merge="similar": representative of each exact start state
+  std::vector<int64_t> step_offsets, step_edges;
 };
 
 // Rows of group g in batch order, as [lo, hi) runs of its trajectories.
@@ -150,6 +153,27 @@ void step_returns(Method method, const BatchView& b, const BatchLayout& layout, 
   fail(std::string("no step returns for method '") + method_name(method) + "'");
 }
 
+// Normalizes step returns within each step group (edges step_edges[offsets[k] .. offsets[k+1])) and writes
+// A = episode_weight * A_E + step_weight * A_S for their rows.
+void normalize_step_groups(const std::vector<int64_t>& offsets, const std::vector<int64_t>& edges, const Options& o,
+                           Workspace& w, double* out) {
+  const GroupGraph& graph = w.graph;
+  auto& gathered = w.gathered;
+  for (size_t v = 0; v + 1 < offsets.size(); ++v) {
+    const int64_t first = offsets[v];
+    const size_t count = static_cast<size_t>(offsets[v + 1] - first);
+    if (count == 0) continue;
+    gathered.resize(count);
+    for (size_t k = 0; k < count; ++k)
+      gathered[k] = w.step_return[static_cast<size_t>(edges[static_cast<size_t>(first) + k])];
+    normalize_segment(gathered.data(), count, o.norm, o.eps, SingletonRule::Zero, gathered.data());
+    for (size_t k = 0; k < count; ++k) {
+      const size_t e = static_cast<size_t>(edges[static_cast<size_t>(first) + k]);
+      out[graph.edge_row[e]] = o.episode_weight * w.episode_adv[e] + o.step_weight * gathered[k];
+    }
+  }
+}
+
 void process_group(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
                    Workspace& w, double* out) {
   const EstimatorSpec& spec = estimator(method);
@@ -161,7 +185,12 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     });
     return;
   }
-  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/spec.needs_reverse_csr);
+  const bool similar = o.merge == Merge::Similar;
+  // graphgpo merges graph nodes; gigpo merges start states only (below), on the exact graph.
+  NodeMerging merging;
+  merging.similar = similar && spec.merges_graph_nodes;
+  merging.threshold = o.similarity;
+  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/spec.needs_reverse_csr, merging);
   const GroupGraph& graph = w.graph;
   const size_t num_edges = static_cast<size_t>(graph.num_edges());
   w.step_return.resize(num_edges);
@@ -170,21 +199,31 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     for (size_t e = 0; e < num_edges; ++e)
       if (!b.valid[graph.edge_row[e]]) w.step_return[e] -= o.invalid_penalty;
   }
-  // Step groups are the rows leaving one node: exactly the out-edges of each node in the CSR.
-  auto& gathered = w.gathered;
-  for (size_t v = 0; v < static_cast<size_t>(graph.num_nodes()); ++v) {
-    const int64_t first = graph.out_offsets[v];
-    const size_t count = static_cast<size_t>(graph.out_offsets[v + 1] - first);
-    if (count == 0) continue;
-    gathered.resize(count);
-    for (size_t k = 0; k < count; ++k)
-      gathered[k] = w.step_return[static_cast<size_t>(graph.out_edges[static_cast<size_t>(first) + k])];
-    normalize_segment(gathered.data(), count, o.norm, o.eps, SingletonRule::Zero, gathered.data());
-    for (size_t k = 0; k < count; ++k) {
-      const size_t e = static_cast<size_t>(graph.out_edges[static_cast<size_t>(first) + k]);
-      out[graph.edge_row[e]] = o.episode_weight * w.episode_adv[e] + o.step_weight * gathered[k];
-    }
+  // Step groups: the rows leaving one node, i.e. the out-edges of each node in the CSR, unless merging
+  // made the nodes differ from the step groups.
+  if (!similar) {
+    normalize_step_groups(graph.out_offsets, graph.out_edges, o, w, out);
+    return;
   }
+  size_t num_keys;
+  if (spec.merges_graph_nodes) {
+    w.step_key = graph.edge_exact_src;  // graphgpo: step groups stay exact (the official recipe)
+    num_keys = static_cast<size_t>(graph.num_exact_states) + 1;
+  } else {
+    // gigpo (verl-agent's enable_similarity): start states only, in row order, merged greedily.
+    SimilarMerger& merger = w.graph_scratch.merger;
+    merger.reset(o.similarity);
+    w.start_rep.assign(static_cast<size_t>(graph.num_nodes()), -1);
+    w.step_key.resize(num_edges);
+    for (size_t e = 0; e < num_edges; ++e) {
+      const size_t v = static_cast<size_t>(graph.edge_src[e]);
+      if (w.start_rep[v] < 0) w.start_rep[v] = merger.add(origin_text(b, graph.node_origin[v]));
+      w.step_key[e] = w.start_rep[v];
+    }
+    num_keys = merger.num_representatives();
+  }
+  build_csr(w.step_key, num_keys, w.step_offsets, w.step_edges);
+  normalize_step_groups(w.step_offsets, w.step_edges, o, w, out);
 }
 
 }  // namespace
@@ -197,12 +236,15 @@ std::vector<double> compute_advantages(Method method, const BatchView& batch, co
 
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out) {
   validate_options(options);
+  const bool similar = options.merge == Merge::Similar && estimator(method).reads("states");  // grpo: no effect
+  if (similar) validate_texts(batch);
   const BatchLayout layout =
       validate_and_layout(batch, estimator(method).reads("distance") && options.distance == DistanceKind::Expected,
                           options.num_threads);
   const size_t num_groups = layout.num_groups();
   if (num_groups == 0) return;
-  const int threads = resolve_num_threads(options.num_threads, batch.n / 4096);
+  // Merging similar texts costs far more per row than the rest: worth threads on much smaller batches.
+  const int threads = resolve_num_threads(options.num_threads, batch.n / (similar ? 32 : 4096));
   // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
   // other threads wait at the end; claiming a chunk is one atomic increment.
   const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));

@@ -4,7 +4,36 @@ namespace graphgpo {
 inline namespace v0 {
 namespace {
 
-// Counting sort of edges by one endpoint: offsets[v] .. offsets[v+1] lists edges in ascending order.
+// Merges the state nodes 1 .. S of a graph built so far (no terminal nodes yet) into representatives:
+// nodes are renumbered 1 .. R in order of creation and edges (dst -1 = terminal, not yet assigned) follow.
+void merge_similar_nodes(const BatchView& b, GroupGraph& graph, GraphScratch& scratch, double threshold) {
+  const size_t num_states = graph.node_kind.size() - 1;
+  graph.edge_exact_src.assign(graph.edge_src.begin(), graph.edge_src.end());
+  SimilarMerger& merger = scratch.merger;
+  merger.reset(threshold);
+  auto& node_map = scratch.node_map;
+  node_map.assign(num_states + 1, 0);
+  for (size_t v = 1; v <= num_states; ++v) {
+    const size_t before = merger.num_representatives();
+    const size_t rep = static_cast<size_t>(merger.add(origin_text(b, graph.node_origin[v])));
+    node_map[v] = static_cast<int32_t>(rep + 1);
+    if (rep == before) {  // a new representative: node rep + 1 <= v, so compacting in place is safe
+      graph.node_state[rep + 1] = graph.node_state[v];
+      graph.node_origin[rep + 1] = graph.node_origin[v];
+    }
+  }
+  const size_t num_nodes = merger.num_representatives() + 1;
+  graph.node_state.resize(num_nodes);
+  graph.node_origin.resize(num_nodes);
+  graph.node_kind.resize(num_nodes);
+  for (size_t e = 0; e < graph.edge_src.size(); ++e) {
+    graph.edge_src[e] = node_map[static_cast<size_t>(graph.edge_src[e])];
+    if (graph.edge_dst[e] > 0) graph.edge_dst[e] = node_map[static_cast<size_t>(graph.edge_dst[e])];
+  }
+}
+
+}  // namespace
+
 void build_csr(const std::vector<int32_t>& endpoint, size_t num_nodes, std::vector<int64_t>& offsets,
                std::vector<int64_t>& edges) {
   offsets.assign(num_nodes + 1, 0);
@@ -21,10 +50,8 @@ void build_csr(const std::vector<int32_t>& endpoint, size_t num_nodes, std::vect
   offsets[num_nodes] = static_cast<int64_t>(endpoint.size());
 }
 
-}  // namespace
-
 void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, GroupGraph& graph,
-                       GraphScratch& scratch, bool with_reverse) {
+                       GraphScratch& scratch, bool with_reverse, const NodeMerging& merging) {
   const size_t num_rows = static_cast<size_t>(layout.group_num_rows[g]);
   graph.has_success = false;
   graph.node_state.clear();
@@ -32,17 +59,22 @@ void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, 
   graph.edge_row.resize(num_rows);
   graph.edge_src.resize(num_rows);
   graph.edge_dst.resize(num_rows);
+  graph.node_origin.clear();
+  graph.edge_exact_src.clear();
   graph.node_state.push_back({0, 0});
   graph.node_kind.push_back(NodeKind::Success);
+  graph.node_origin.push_back(-1);
   // Distinct states: at most one per row plus the first state of each run (two per row with next_state).
   scratch.index.reset((b.next_state ? 2 * num_rows : num_rows) + 2);
 
-  auto node_of = [&](const Fingerprint& f) {
+  // origin: 2 * row for a row's state, 2 * row + 1 for its given next state.
+  auto node_of = [&](const Fingerprint& f, size_t origin) {
     const int32_t fresh = static_cast<int32_t>(graph.node_kind.size());
     const int32_t node = scratch.index.find_or_insert(f, fresh);
     if (node == fresh) {
       graph.node_state.push_back(f);
       graph.node_kind.push_back(NodeKind::State);
+      graph.node_origin.push_back(static_cast<int64_t>(origin));
     }
     return node;
   };
@@ -61,23 +93,27 @@ void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, 
     for (size_t i = lo; i < hi; ++i, ++e) {
       graph.edge_row[e] = static_cast<int64_t>(i);
       // Without next_state a row starts where the previous one ended: one lookup per row, not two.
-      graph.edge_src[e] = (i > lo && !b.next_state) ? graph.edge_dst[e - 1] : node_of(b.state[i]);
+      graph.edge_src[e] = (i > lo && !b.next_state) ? graph.edge_dst[e - 1] : node_of(b.state[i], 2 * i);
       if (i + 1 < hi) {
-        graph.edge_dst[e] = node_of(b.next_state ? b.next_state[i] : b.state[i + 1]);
+        graph.edge_dst[e] = b.next_state ? node_of(b.next_state[i], 2 * i + 1) : node_of(b.state[i + 1], 2 * i + 2);
       } else if (succeeded) {
         graph.edge_dst[e] = 0;
       } else if (b.next_state) {
-        graph.edge_dst[e] = node_of(b.next_state[i]);
+        graph.edge_dst[e] = node_of(b.next_state[i], 2 * i + 1);
       } else {
+        graph.edge_dst[e] = -1;
         terminal_edges.push_back(e);
       }
     }
   }
+  graph.num_exact_states = static_cast<int64_t>(graph.node_kind.size()) - 1;
+  if (merging.similar) merge_similar_nodes(b, graph, scratch, merging.threshold);
   // Terminal nodes come after all states so state numbering does not depend on which runs failed.
   for (size_t edge : terminal_edges) {
     graph.edge_dst[edge] = static_cast<int32_t>(graph.node_kind.size());
     graph.node_state.push_back({0, 0});
     graph.node_kind.push_back(NodeKind::Terminal);
+    graph.node_origin.push_back(-1);
   }
   const size_t num_nodes = graph.node_kind.size();
   build_csr(graph.edge_src, num_nodes, graph.out_offsets, graph.out_edges);

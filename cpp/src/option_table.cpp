@@ -104,6 +104,11 @@ std::vector<OptionSpec> make_table() {
       choice("distance", &Options::distance, {{"shortest", DistanceKind::Shortest}, {"expected", DistanceKind::Expected}},
              "distance",
              "shortest-path distance, or expected distance over observed transition frequencies (needs action)"),
+      choice("merge", &Options::merge, {{"exact", Merge::Exact}, {"similar", Merge::Similar}}, "states",
+             "state identity: equal states, or text states whose difflib ratio reaches similarity (SPEC \"Merging "
+             "similar states\")"),
+      number("similarity", &Options::similarity, 0.95, open_interval(0.0, 1.0), "states",
+             "with merge=\"similar\": the difflib.SequenceMatcher ratio at which a state joins a representative"),
       integer("num_threads", &Options::num_threads, 0, closed_interval(0, 4096), "engine",
               "engine threads; 0 or null: GRAPHGPO_NUM_THREADS or all cores (results never depend on it)",
               /*null_is_default=*/true),

@@ -20,6 +20,7 @@ from ._inputs import (
     row_count,
 )
 from ._options import checked_options_json, document_options, thread_count
+from ._text import text_states, wants_texts
 
 StateKey = Callable[[Any], Any]
 
@@ -37,6 +38,8 @@ class Batch:
     reward: np.ndarray | None
     cost: np.ndarray | None
     action: np.ndarray | None
+    state_text: Any = None  # merge="similar": the str / bytes states themselves (the key's results)
+    next_state_text: Any = None
 
     @property
     def num_rows(self) -> int:
@@ -45,12 +48,23 @@ class Batch:
 
 def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=None, reward=None, cost=None,
                   action=None, key: StateKey | None = None, num_threads: int | None = None,
-                  hash_states: bool = True) -> Batch:
+                  hash_states: bool = True, texts: bool = False) -> Batch:
     """Validate shapes and types and convert every field (hashing states unless ``hash_states`` is False).
-    Row-level rules are checked by the engine, which names the first offending row."""
+    Row-level rules are checked by the engine, which names the first offending row. ``texts`` also keeps
+    the text of every state (merge="similar")."""
     row_count({"group": group, "trajectory": trajectory, "state": state, "success": success,
                "next_state": next_state, "valid": valid, "reward": reward, "cost": cost, "action": action})
     threads = thread_count(num_threads)
+    state_text = next_state_text = None
+    if texts:
+        if key is not None:  # the key's results are the states: apply it once, for fingerprints and texts
+            state = [key(s) for s in state]
+            next_state = None if next_state is None else [key(s) for s in next_state]
+            key = None
+        state_text = text_states(state, "state")
+        next_state_text = None if next_state is None else text_states(next_state, "next_state")
+        _core._check_texts(state_text, next_state_text)  # name the field and row before hashing fails
+        state, next_state = state_text, next_state_text
     return Batch(
         group=as_ids(group, "group"),
         trajectory=as_ids(trajectory, "trajectory"),
@@ -63,6 +77,8 @@ def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=N
         reward=None if reward is None else as_floats(reward, "reward"),
         cost=None if cost is None else as_floats(cost, "cost"),
         action=None if action is None else as_action_ids(action),
+        state_text=state_text,
+        next_state_text=next_state_text,
     )
 
 
@@ -101,9 +117,10 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     encoded_options = checked_options_json(options, num_threads)
     batch = prepare_batch(group=group, trajectory=trajectory, state=state, success=success,
                           next_state=next_state, valid=valid, reward=reward, cost=cost, action=action, key=key,
-                          num_threads=num_threads, hash_states=method != "grpo")
+                          num_threads=num_threads, hash_states=method != "grpo", texts=wants_texts(options))
     return _core.advantages(method, batch.group, batch.trajectory, batch.state, batch.next_state, batch.success,
-                            batch.valid, batch.reward, batch.cost, batch.action, encoded_options)
+                            batch.valid, batch.reward, batch.cost, batch.action, encoded_options,
+                            batch.state_text, batch.next_state_text)
 
 
 def grpo(**kwargs: Any) -> np.ndarray:

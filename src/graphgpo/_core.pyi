@@ -37,6 +37,8 @@ def advantages(
     cost: Float64Array | None,
     action: Int64Array | None,
     options_json: str,
+    state_text: list[str] | list[bytes] | None = None,
+    next_state_text: list[str] | list[bytes] | None = None,
 ) -> Float64Array: ...
 def build_graphs(
     group: Int64Array,
@@ -47,6 +49,8 @@ def build_graphs(
     cost: Float64Array | None,
     action: Int64Array | None,
     options_json: str,
+    state_text: list[str] | list[bytes] | None = None,
+    next_state_text: list[str] | list[bytes] | None = None,
 ) -> GraphBatch: ...
 
 class GraphBatch:
@@ -61,3 +65,5 @@ class GraphBatch:
     def node_states(self, group: int) -> FingerprintArray: ...
     def edges(self, group: int) -> tuple[Int64Array, Int64Array, Int64Array]: ...
     def csr(self, group: int, reverse: bool = False) -> tuple[Int64Array, Int64Array, Int64Array]: ...
+    def node_origins(self, group: int) -> Int64Array: ...
+    def num_exact_states(self, group: int) -> int: ...

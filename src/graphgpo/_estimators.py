@@ -21,13 +21,15 @@ class Estimator(NamedTuple):
     scopes: tuple[str, ...]  # the option scopes it reads (see graphgpo.option_schema(): "scope", "used_by")
     step_groups: bool  # adds a step advantage over step groups (builds each group's state graph)
     needs_reverse_csr: bool  # walks the graph backwards (distances to SUCCESS)
+    merges_graph_nodes: bool  # merge="similar" merges graph nodes (else only the start states of step groups)
     supports_cuda: bool  # graphgpo.cuda runs it
 
 
 def _load() -> dict[str, Estimator]:
     entries = json.loads(_core.estimator_registry())["estimators"]
     return {e["name"]: Estimator(e["name"], e["summary"], tuple(e["scopes"]), e["step_groups"],
-                                 e["needs_reverse_csr"], e["supports_cuda"]) for e in entries}
+                                 e["needs_reverse_csr"], e["merges_graph_nodes"], e["supports_cuda"])
+            for e in entries}
 
 
 #: Every estimator of the engine, by name, in registry order.

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core
-from ._estimators import CUDA_METHODS, check_method
+from ._estimators import CUDA_METHODS, ESTIMATORS, check_method
 from ._inputs import _length as _row_length
 from ._inputs import as_action_ids, as_flags, as_floats, as_ids, fingerprints, row_count
 from ._options import checked_options_json, thread_count
@@ -282,6 +282,8 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     thread_count(num_threads)  # ignored here, but held to the same rules as on the CPU
     torch = _torch()
     encoded = checked_options_json(options)  # unknown options and bad values fail before any work
+    if options.get("merge") == "similar" and ESTIMATORS[method].step_groups:
+        raise ValueError("merge='similar' compares texts and runs on the CPU engine only (graphgpo.advantages)")
     fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,
               "next_state": next_state, "valid": valid, "reward": reward, "cost": cost, "action": action}
     # grpo never reads states: their kinds are checked, but they are not hashed.
@@ -305,6 +307,8 @@ def next_state_distances(*, group, trajectory, state, success, next_state=None, 
     the CPU graph's distances (:func:`graphgpo.build_graphs`). For diagnostics and tests."""
     torch = _torch()
     encoded = checked_options_json(options)
+    if options.get("merge") == "similar":
+        raise ValueError("merge='similar' compares texts and runs on the CPU engine only (graphgpo.build_graphs)")
     fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,
               "next_state": next_state, "cost": cost, "action": action}
     rows = _prepare(torch, fields, key, device, hash_states=True)

@@ -22,7 +22,10 @@ def diagnostics(*, group, trajectory, state, success, next_state=None, cost=None
       - ``groups_without_success`` and ``groups_without_success_share``;
       - ``failed_steps_closer_share``: steps of failed trajectories whose next state is strictly closer to
         success (GraphGPO paper statistic; groups with a success only);
-      - ``successful_steps_not_closer_share``: steps of successful trajectories that do not get closer.
+      - ``successful_steps_not_closer_share``: steps of successful trajectories that do not get closer;
+      - ``mean_merged_states_per_group``: distinct states that joined another state's node, per group
+        (0 unless ``merge="similar"``, which these diagnostics accept with ``similarity``, as graphgpo
+        builds its graph).
     Shares are NaN when their denominator is empty. Distances are shortest-path distances.
     """
     graphs = build_graphs(group=group, trajectory=trajectory, state=state, success=success,
@@ -34,7 +37,9 @@ def diagnostics(*, group, trajectory, state, success, next_state=None, cost=None
     shared = unreachable = state_nodes = 0
     failed_closer = failed_steps = success_not_closer = success_steps = 0
     without_success = 0
+    merged = 0
     for g in range(graphs.num_groups):
+        merged += graphs.num_exact_states(g) - int(np.count_nonzero(graphs.node_kinds(g) == NODE_STATE))
         src, dst, rows = graphs.edges(g)
         # Rows whose start node is left by more than one trajectory of the group.
         pairs = np.unique(np.stack([src, traj[rows]]), axis=1)
@@ -71,4 +76,5 @@ def diagnostics(*, group, trajectory, state, success, next_state=None, cost=None
         "groups_without_success_share": share(without_success, n_groups),
         "failed_steps_closer_share": share(failed_closer, failed_steps),
         "successful_steps_not_closer_share": share(success_not_closer, success_steps),
+        "mean_merged_states_per_group": merged / n_groups if n_groups else float("nan"),
     }

@@ -10,6 +10,7 @@ import numpy as np
 from . import _core
 from ._api import StateKey, prepare_batch
 from ._options import DEFAULT_OPTIONS, checked_options_json
+from ._text import wants_texts
 
 #: Node kinds as stored in :meth:`GraphBatch.node_kinds`.
 NODE_STATE, NODE_SUCCESS, NODE_TERMINAL = 0, 1, 2
@@ -79,30 +80,29 @@ class GraphBatch:
         return CSR(*self._core.csr(group, reverse))
 
     def node_labels(self, group: int, max_chars: int = 40) -> list[str]:
-        """Readable node labels: SUCCESS, TERMINAL, or the state (shortened) when states were given per row."""
+        """Readable node labels: SUCCESS, TERMINAL, or the state (shortened) when states were given per row.
+        A node of merged similar states (``merge="similar"``) shows its representative."""
         kinds = self.node_kinds(group)
-        labels = ["" for _ in kinds]
-        src, dst, rows = self.edges(group)
-        for node, row in zip(src.tolist(), rows.tolist()):
-            if not labels[node]:
-                labels[node] = _short(_item(self._state, row), max_chars) if self._state is not None else ""
-        if self._next_state is not None:
-            for node, row in zip(dst.tolist(), rows.tolist()):
-                if not labels[node] and kinds[node] == NODE_STATE:
-                    labels[node] = _short(_item(self._next_state, row), max_chars)
-        elif self._state is not None:
-            # Without next_state a target state is the next row's state.
-            for node, row in zip(dst.tolist(), rows.tolist()):
-                if not labels[node] and kinds[node] == NODE_STATE:
-                    labels[node] = _short(_item(self._state, row + 1), max_chars)
-        for v, kind in enumerate(kinds.tolist()):
+        labels = []
+        for v, (kind, origin) in enumerate(zip(kinds.tolist(), self.node_origins(group).tolist())):
             if kind == NODE_SUCCESS:
-                labels[v] = "SUCCESS"
+                labels.append("SUCCESS")
             elif kind == NODE_TERMINAL:
-                labels[v] = f"TERMINAL {v}"
-            elif not labels[v]:
-                labels[v] = f"s{v}"
+                labels.append(f"TERMINAL {v}")
+            else:
+                states = self._next_state if origin & 1 else self._state
+                label = _short(_item(states, origin >> 1), max_chars) if states is not None else ""
+                labels.append(label or f"s{v}")
         return labels
+
+    def node_origins(self, group: int) -> np.ndarray:
+        """Where each node's state (its representative, when merged) first appears: ``2 * row`` for a row's
+        state, ``2 * row + 1`` for its given next state; -1 for SUCCESS and terminal nodes."""
+        return self._core.node_origins(group)
+
+    def num_exact_states(self, group: int) -> int:
+        """Distinct states of the group before merging (equals the state nodes with ``merge="exact"``)."""
+        return self._core.num_exact_states(group)
 
     def to_networkx(self, group: int, advantages: Sequence[float] | np.ndarray | None = None) -> Any:
         """A ``networkx.MultiDiGraph`` of one group: nodes carry kind, distance and label; edges carry their
@@ -182,21 +182,27 @@ def _diverging_color(x: float) -> str:
 
 
 def build_graphs(*, group, trajectory, state, success, next_state=None, cost=None, action=None,
-                 key: StateKey | None = None, num_threads: int | None = None, distance: str = "shortest",
-                 **ignored: Any) -> GraphBatch:
+                 key: StateKey | None = None, num_threads: int | None = None,
+                 distance: str = DEFAULT_OPTIONS["distance"], merge: str = DEFAULT_OPTIONS["merge"],
+                 similarity: float = DEFAULT_OPTIONS["similarity"], **ignored: Any) -> GraphBatch:
     """Build every group's state-transition graph and its distances to success (SPEC "Graph and distance").
 
     Takes the same row fields as :func:`graphgpo.advantages` (``valid`` and ``reward`` are accepted and
-    ignored, as are estimator options other than ``distance``).
+    ignored, as are estimator options other than ``distance``, ``merge`` and ``similarity``). With
+    ``merge="similar"`` the nodes are the representatives of similar text states, as graphgpo sees them.
     """
     unknown = set(ignored) - {"valid", "reward"} - set(DEFAULT_OPTIONS)
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)}")
-    encoded = checked_options_json({"distance": distance}, num_threads)
+    options = {"distance": distance, "merge": merge, "similarity": similarity}
+    encoded = checked_options_json(options, num_threads)
     batch = prepare_batch(group=group, trajectory=trajectory, state=state, success=success,
-                          next_state=next_state, cost=cost, action=action, key=key, num_threads=num_threads)
+                          next_state=next_state, cost=cost, action=action, key=key, num_threads=num_threads,
+                          texts=wants_texts(options))
     core = _core.build_graphs(batch.group, batch.trajectory, batch.state, batch.next_state, batch.success,
-                              batch.cost, batch.action, encoded)
+                              batch.cost, batch.action, encoded, batch.state_text, batch.next_state_text)
     row_states = key is None and not isinstance(state, np.ndarray) or (
         isinstance(state, np.ndarray) and state.ndim == 1 and state.dtype.kind in "iuUSO")
+    if batch.state_text is not None:  # the texts that were compared (the key's results, if any)
+        return GraphBatch(core, batch.state_text, batch.next_state_text, True)
     return GraphBatch(core, state, next_state, row_states)

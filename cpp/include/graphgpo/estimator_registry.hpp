@@ -21,9 +21,11 @@ struct EstimatorSpec {
   Method method;
   const char* name;
   const char* summary;              // one line, no trailing period
-  std::vector<const char*> scopes;  // option scopes it reads: "episode", "step", "returns", "distance"
+  std::vector<const char*> scopes;  // option scopes it reads (option_schema.hpp): "episode", "step", ...
   bool step_groups;                 // adds a step advantage over step groups: builds each group's state graph
   bool needs_reverse_csr;           // walks the graph backwards (distances to SUCCESS)
+  bool merges_graph_nodes;          // merge="similar" merges graph nodes (step groups stay exact); otherwise it
+                                    // merges only the start states that form step groups
   bool supports_cuda;               // the CUDA pipeline (cpp/src/cuda/pipeline.cuh) implements it
 
   bool reads(const std::string& scope) const;
@@ -41,7 +43,7 @@ Method parse_method(const std::string& name);
 const char* method_name(Method method);
 
 // The registry as JSON: {"estimators": [{"name", "summary", "scopes", "step_groups", "needs_reverse_csr",
-// "supports_cuda"}, ...]}.
+// "merges_graph_nodes", "supports_cuda"}, ...]}.
 const std::string& estimator_registry_json();
 
 }  // namespace v0

@@ -10,6 +10,10 @@
 // - CSR, both directions: out_edges[out_offsets[v] .. out_offsets[v+1]) are the edges leaving v, and
 //   in_edges[...] those entering v, each in ascending edge order. Building is deterministic: the same
 //   rows give the same node ids, edge ids and CSR arrays on any thread count.
+// - With merge="similar" (SPEC "Merging similar states") the state nodes are the representatives instead,
+//   in order of creation: the distinct states are offered in the order above to a greedy first-fit merger
+//   (state_merge.hpp), and every edge is redirected to its endpoints' representatives. edge_exact_src
+//   keeps each edge's exact start state, for step groups that stay exact.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +22,7 @@
 #include "graphgpo/batch.hpp"
 #include "graphgpo/fingerprint.hpp"
 #include "graphgpo/hash_index.hpp"
+#include "graphgpo/state_merge.hpp"
 
 namespace graphgpo {
 inline namespace v0 {
@@ -33,21 +38,45 @@ struct GroupGraph {
   std::vector<int32_t> edge_dst;
   std::vector<int64_t> out_offsets, out_edges;
   std::vector<int64_t> in_offsets, in_edges;
+  // Per node, where its state (the representative, when merged) first appears: 2 * row for a row's state,
+  // 2 * row + 1 for its given next_state; -1 for SUCCESS and terminal nodes.
+  std::vector<int64_t> node_origin;
+  int64_t num_exact_states = 0;         // distinct states before any merging
+  std::vector<int32_t> edge_exact_src;  // merged graphs only: exact start state (1 .. num_exact_states)
 
   int64_t num_nodes() const { return static_cast<int64_t>(node_kind.size()); }
   int64_t num_edges() const { return static_cast<int64_t>(edge_row.size()); }
 };
 
-// Reusable per-thread scratch: the fingerprint index survives from group to group.
+// How states become nodes: by exact fingerprint, or merged when similar (needs the batch's texts).
+struct NodeMerging {
+  bool similar = false;
+  double threshold = 0.95;
+};
+
+// Reusable per-thread scratch: the fingerprint index and the merger survive from group to group.
 struct GraphScratch {
   FingerprintIndex index;
   std::vector<size_t> terminal_edges;
+  SimilarMerger merger;
+  std::vector<int32_t> node_map;
 };
 
 // Build group g of a validated batch. Without `with_reverse` the reverse CSR is left empty (callers that
 // never search from SUCCESS, like gigpo's step groups, skip it).
 void build_group_graph(const BatchView& batch, const BatchLayout& layout, size_t g, GroupGraph& graph,
-                       GraphScratch& scratch, bool with_reverse = true);
+                       GraphScratch& scratch, bool with_reverse = true, const NodeMerging& merging = {});
+
+// The text of a node origin (see GroupGraph::node_origin).
+inline const TextRef& origin_text(const BatchView& batch, int64_t origin) {
+  const size_t row = static_cast<size_t>(origin >> 1);
+  return (origin & 1) ? batch.next_state_text[row] : batch.state_text[row];
+}
+
+// Counting sort of edges by one endpoint (or any key in [0, num_keys)): offsets[v] .. offsets[v+1] lists
+// the edges with key v, in ascending edge order.
+void build_csr(const std::vector<int32_t>& endpoint, size_t num_keys, std::vector<int64_t>& offsets,
+               std::vector<int64_t>& edges);
 
 }  // namespace v0
 }  // namespace graphgpo

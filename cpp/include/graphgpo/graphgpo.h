@@ -86,6 +86,53 @@ GRAPHGPO_API graphgpo_status_t graphgpo_advantages(const char* method, size_t n,
                                                    const uint8_t* valid, const double* reward, const double* cost,
                                                    const int64_t* action, const char* options_json, double* out);
 
+/** Opaque graph memory across calls (SPEC "Graph memory across calls"). @since 0.2 */
+typedef struct graphgpo_memory graphgpo_memory_t;
+
+/**
+ * A batch of rows for the entry points that take one (append-only: later versions add fields at the end).
+ * Set struct_size to sizeof(graphgpo_batch_t) as you compiled it; the library reads only the first
+ * struct_size bytes and treats fields past them as NULL / 0. Arrays hold n entries; optional ones may be NULL.
+ * @since 0.2
+ */
+typedef struct graphgpo_batch {
+  size_t struct_size;                 /* sizeof(graphgpo_batch_t) as the caller compiled it */
+  size_t n;                           /* rows */
+  const int64_t* group;               /* task group id per row */
+  const int64_t* trajectory;          /* trajectory id per row; rows contiguous and in step order */
+  const graphgpo_fingerprint_t* state;      /* state fingerprints; may be NULL when state_text is given:
+                                               then the fingerprint of each text's bytes */
+  const graphgpo_fingerprint_t* next_state; /* optional; likewise from next_state_text */
+  const uint8_t* success;             /* 0/1, constant per trajectory */
+  const uint8_t* valid;               /* optional, 0/1 (default all valid) */
+  const double* reward;               /* optional per-step reward */
+  const double* cost;                 /* optional edge cost > 0 (default 1) */
+  const int64_t* action;              /* optional action id (distance "expected") */
+  const int64_t* task;                /* optional: memory task key per row (default: the group id) */
+  /* merge "similar" (SPEC "Merging similar states"): the text of each state, text i being
+     state_text[i][0 .. state_text_size[i]) bytes. Needed by gigpo and graphgpo with merge "similar". */
+  const char* const* state_text;
+  const size_t* state_text_size;
+  const char* const* next_state_text; /* optional; needed when next states are given */
+  const size_t* next_state_text_size;
+  int32_t text_encoding;              /* 0: bytes, compared as bytes; 1: UTF-8, compared as code points
+                                         (Python str semantics; invalid UTF-8 is an error naming the row) */
+} graphgpo_batch_t;
+
+/**
+ * Advantages of a batch (see graphgpo_batch_t) into out (batch->n doubles). method and options_json as for
+ * graphgpo_advantages, plus {"merge": "similar", "similarity": 0.95} with texts. memory: NULL for none.
+ * @since 0.2
+ */
+GRAPHGPO_API graphgpo_status_t graphgpo_advantages_batch(const char* method, const graphgpo_batch_t* batch,
+                                                         const char* options_json, graphgpo_memory_t* memory,
+                                                         double* out);
+
+/** Build the graphs of a batch (see graphgpo_batch_t; options: distance, merge, similarity, num_threads).
+ * With merge "similar" the state nodes are the representatives. @since 0.2 */
+GRAPHGPO_API graphgpo_status_t graphgpo_graphs_build_batch(const graphgpo_batch_t* batch, const char* options_json,
+                                                           graphgpo_graphs_t** out);
+
 /** Build the graphs of a batch (same rows as graphgpo_advantages; options: distance, num_threads). @since 0.1 */
 GRAPHGPO_API graphgpo_status_t graphgpo_graphs_build(size_t n, const int64_t* group, const int64_t* trajectory,
                                                      const graphgpo_fingerprint_t* state,

@@ -43,6 +43,7 @@ struct OptionRange {
 //   step:     the mix of A_E and the step advantage A_S (every estimator with step groups)
 //   returns:  discounted-return step returns (gigpo)
 //   distance: graph-distance step returns (graphgpo)
+//   states:   which rows' states are one node (every estimator with step groups)
 //   engine:   how the engine runs, never what it computes (not an estimator option)
 struct OptionSpec {
   const char* name = "";

@@ -14,6 +14,7 @@ enum class Norm { MeanStd, Mean };
 enum class Convention { Reference, Paper };
 enum class EpisodeStats { PerStep, PerTrajectory };
 enum class DistanceKind { Shortest, Expected };
+enum class Merge { Exact, Similar };
 
 // The options of one call. Defaults, allowed values and docs are in the option table (option_schema.hpp,
 // cpp/src/option_table.cpp); a default-constructed Options holds the table's defaults.
@@ -30,6 +31,8 @@ struct Options {
   EpisodeStats episode_stats{};
   bool normalize_distance{};
   DistanceKind distance{};
+  Merge merge{};       // SPEC "Merging similar states": "similar" needs text states
+  double similarity{};  // difflib ratio at which a state joins a representative
   int num_threads{};  // 0 = default (GRAPHGPO_NUM_THREADS or all cores); results never depend on it
 
   Options();  // the table's defaults

@@ -262,6 +262,8 @@ inline size_t carve(char* base, const Shape& s, size_t temp_bytes, Work& w) {
 inline void check_batch(Method method, const DeviceBatch& b, const Options& o) {
   require_cuda_support(method);
   validate_options(o);
+  if (o.merge == Merge::Similar && estimator(method).reads("states"))
+    fail("merge='similar' compares texts and runs on the CPU engine only (graphgpo.advantages)");
   if (b.n == 0) return;
   if (b.n > cuda::kMaxDeviceRows)
     fail("the CUDA path takes at most " + std::to_string(cuda::kMaxDeviceRows) + " rows, got " + std::to_string(b.n));

@@ -26,6 +26,8 @@ DEFAULTS: dict[str, object] = {
     "episode_stats": "per_step",
     "normalize_distance": False,
     "distance": "shortest",
+    "merge": "exact",
+    "similarity": 0.95,
 }
 
 BELLMAN_TOLERANCE = 1e-12
@@ -269,6 +271,13 @@ def reference_advantages(method: str, *, group, trajectory, state, success, next
     if unknown:
         raise ValueError(f"unknown option(s): {sorted(unknown)}")
     o = {**DEFAULTS, **options}
+    if o["merge"] == "similar":  # SPEC "Merging similar states": reference_similar.py
+        from .reference_similar import reference_similar_advantages
+
+        rest = {k: v for k, v in options.items() if k not in ("merge", "similarity")}
+        return reference_similar_advantages(method, group=group, trajectory=trajectory, state=state,
+                                            success=success, next_state=next_state, valid=valid, reward=reward,
+                                            cost=cost, action=action, similarity=float(o["similarity"]), **rest)
     n = len(state)
     group, trajectory = list(group), list(trajectory)
     success = [bool(x) for x in success]

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import random
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
+
+from .._trace import TracedEnvironment
 
 __all__ = ["require", "facts_key", "AdapterEnv", "TracedAdapterEnvironment"]
 
@@ -115,61 +117,13 @@ class AdapterEnv:
         return self._steps
 
 
-class TracedAdapterEnvironment:
-    """Shared body of the adapters' TRL ``environment_factory`` classes (docs/design.md, step-trace protocol).
+class TracedAdapterEnvironment(TracedEnvironment):
+    """Base of the adapters' TRL ``environment_factory`` classes: the one trace recorder
+    (:class:`~graphgpo.envs._trace.TracedEnvironment`) with the adapters' texts.
 
-    Each tool call that reaches the environment appends ``(state_key, next_state_key, valid)`` to
-    ``graphgpo_trace``; ``graphgpo_success`` turns True on the call that reaches the goal. Once the episode
-    is over, tool calls only answer with a message and record nothing. Subclasses set ``_env`` (an
-    :class:`AdapterEnv`) in ``__init__`` before calling ``super().__init__()``, implement ``_intro`` and
+    Subclasses set ``_env`` (an :class:`AdapterEnv`) in ``__init__`` before calling ``super().__init__()``,
+    implement ``_intro``, may override ``_configure`` (per-row ``reset`` arguments other than ``seed``) and
     expose exactly one public tool method that calls :meth:`_act`.
     """
 
     _env: AdapterEnv
-
-    def __init__(self) -> None:
-        self.graphgpo_trace: list[tuple[Hashable, Hashable, bool]] = []
-        self.graphgpo_success: bool = False
-        # Seeds for rows that bring none, so that repeated resets still vary deterministically.
-        self._rng = random.Random(0)
-
-    def _intro(self) -> str:
-        raise NotImplementedError
-
-    def _configure(self, kwargs: dict[str, Any]) -> None:
-        """Hook: apply per-row keyword arguments of :meth:`reset` other than ``seed``."""
-
-    def reset(self, **kwargs: Any) -> str:
-        """Start a new episode; returns the task description and the first observation.
-
-        ``seed`` (int) selects the episode; subclasses document further keyword arguments. Other dataset
-        columns are ignored.
-        """
-        self.graphgpo_trace = []
-        self.graphgpo_success = False
-        self._configure(kwargs)
-        seed = kwargs.get("seed")
-        if seed is None:
-            seed = self._rng.randrange(2**31)
-        obs = self._env.reset(seed=int(seed))
-        return f"{self._intro()}\n\n{obs}"
-
-    def _act(self, action: Any) -> str:
-        if self._env.done:
-            if self.graphgpo_success:
-                return "The task is already done. No further actions are needed."
-            return "The episode is over: no actions left."
-        before = self._env.state_key()
-        obs, _, done, info = self._env.step(action)
-        self.graphgpo_trace.append((before, info["state_key"], info["valid"]))
-        if info["success"]:
-            self.graphgpo_success = True
-            return f"{obs}\n\nTask complete!"
-        note = "" if info["valid"] else "\n\n(That action had no effect.)"
-        if done:
-            note += "\n\nThe episode is over."
-        return f"{obs}{note}"
-
-    def get_reward(self) -> float:
-        """1.0 when the goal was reached in this episode, else 0.0."""
-        return 1.0 if self.graphgpo_success else 0.0
