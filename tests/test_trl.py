@@ -337,6 +337,8 @@ def test_config_defaults_match_spec_and_validate():
         "episode_stats": "per_step",
         "normalize_distance": False,
         "distance": "shortest",
+        "merge": "exact",
+        "similarity": 0.95,
     }
     assert cfg.epsilon == 0.2  # GRPO's clipping range is untouched by eps
     for bad, match in [

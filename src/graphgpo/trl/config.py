@@ -78,6 +78,8 @@ class GraphGPOConfig(GRPOConfig):
     episode_stats: str = _option("episode_stats")
     normalize_distance: bool = _option("normalize_distance")
     distance: str = _option("distance")
+    merge: str = _option("merge")
+    similarity: float = _option("similarity")
     episode_reward: str = field(
         default="auto",
         metadata={
