@@ -28,8 +28,7 @@ import numpy as np
 
 from . import _core
 from ._estimators import CUDA_METHODS, ESTIMATORS, check_method
-from ._inputs import _length as _row_length
-from ._inputs import as_action_ids, as_flags, as_floats, as_ids, fingerprints, row_count
+from ._inputs import as_action_ids, as_flags, as_floats, as_ids, fingerprints, row_count, row_length
 from ._options import checked_options_json, thread_count
 
 __all__ = ["Fingerprints", "TokenRows", "advantages", "fingerprint", "is_available", "next_state_distances"]
@@ -88,7 +87,7 @@ def _is_tensor(torch, value: Any) -> bool:
 def _length(value: Any) -> int:
     if isinstance(value, (TokenRows, Fingerprints)):
         value = value[0]
-    return _row_length(value)
+    return row_length(value)
 
 
 def _on_target(value) -> bool:
