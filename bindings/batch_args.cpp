@@ -55,6 +55,7 @@ graphgpo::BatchView make_view(const BatchArgs& a) {
   b.action = optional_data<int64_t>(a.action, n, "action");
   if (a.state_text) b.state_text = a.state_text->refs.data();
   if (a.next_state_text) b.next_state_text = a.next_state_text->refs.data();
+  b.task = optional_data<int64_t>(a.task, n, "task");
   return b;
 }
 

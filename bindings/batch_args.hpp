@@ -20,6 +20,7 @@ struct BatchArgs {
   std::optional<DoubleArray> reward, cost;
   std::optional<Int64Array> action;
   std::optional<TextColumn> state_text, next_state_text;  // merge="similar"
+  std::optional<Int64Array> task;                         // graph memory
 };
 
 // Text columns (str or bytes, not mixed) when given; next_state's kind must be state's.

@@ -34,6 +34,7 @@ void register_fingerprints(py::module_& m);  // fingerprints.cpp: str/bytes fast
 void register_estimators(py::module_& m);    // estimators.cpp: registry, advantages, option schema and checks
 void register_graphs(py::module_& m);        // graphs.cpp: build_graphs and read-only GraphBatch
 void register_cuda(py::module_& m);          // cuda_bindings.cpp: graphgpo._core._cuda
+void register_memory(py::module_& m);        // memory_bindings.cpp: graphgpo._core.GraphMemory
 // register_text_bindings (text.hpp): the str/bytes views of merge="similar" and the difflib test hooks
 
 }  // namespace graphgpo_bindings

@@ -3,7 +3,9 @@
 // bindings.hpp).
 #include <pybind11/pybind11.h>
 
+#include <cstring>
 #include <exception>
+#include <string>
 
 #include "bindings.hpp"
 #include "graphgpo/error.hpp"
@@ -15,10 +17,18 @@ namespace py = pybind11;
 
 namespace {
 
-// graphgpo::Error -> TypeError / ValueError / RuntimeError, by its code.
+// graphgpo::IoError -> OSError; graphgpo::Error -> TypeError / ValueError / RuntimeError, by its code.
 void translate_engine_errors(std::exception_ptr p) {
   try {
     if (p) std::rethrow_exception(p);
+  } catch (const graphgpo::IoError& e) {
+    // OSError(errno, message, path): Python picks the subclass (FileNotFoundError, PermissionError, ...).
+    const std::string message = std::string(std::strerror(e.error_number())) + " (" + e.action() + ")";
+    PyObject* args = Py_BuildValue("(iss)", e.error_number(), message.c_str(), e.path().c_str());
+    if (args) {
+      PyErr_SetObject(PyExc_OSError, args);
+      Py_DECREF(args);
+    }
   } catch (const graphgpo::Error& e) {
     if (e.code() == graphgpo::ErrorCode::TypeMismatch) {
       PyErr_SetString(PyExc_TypeError, e.what());
@@ -50,6 +60,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "graphgpo C++ engine (see graphgpo/_core.pyi)";
   py::register_exception_translator(&translate_engine_errors);
   register_build_info(m);
+  graphgpo_bindings::register_memory(m);  // first: the estimator bindings take a GraphMemory
   graphgpo_bindings::register_estimators(m);
   graphgpo_bindings::register_fingerprints(m);
   graphgpo_bindings::register_graphs(m);

@@ -86,12 +86,19 @@ BAD_BATCHES = [
     {"success": [1, 1, 0, 0, 1, 1]},
     {"trajectory": [0, 0, 1, 1, 2, 0], "group": [0, 0, 0, 0, 1, 1], "reward": [0, 0, 0, 0, 0, np.nan]},
 ]
+# The methods the CUDA path implements; the others are refused (docs/cuda.md).
+CUDA_METHODS = tuple(m for m in graphgpo.METHODS if m != "progpo")
 GOOD_BATCH = {"group": [0, 0, 0, 1, 1, 1], "trajectory": [0, 0, 1, 2, 2, 3], "state": [1, 2, 3, 4, 5, 6],
               "success": [1, 1, 0, 0, 0, 1]}
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Without CUDA compiled in
+
+
+def test_progpo_is_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match="progpo is not implemented on the CUDA path"):
+        gcuda.advantages("progpo", **GOOD_BATCH)
 
 
 @pytest.mark.skipif(graphgpo.cuda_available(), reason="this build has the CUDA kernels")
@@ -203,7 +210,7 @@ def test_emulated_pipeline_reproduces_the_spec_examples(emulator):
 @SETTINGS
 @given(data=st.data())
 def test_emulated_pipeline_is_bit_identical_to_the_cpu_engine(emulator, data):
-    method = data.draw(st.sampled_from(graphgpo.METHODS))
+    method = data.draw(st.sampled_from(CUDA_METHODS))
     expected = method == "graphgpo" and data.draw(st.booleans())
     batch = data.draw(batches(with_action=True if expected else None))
     opts = data.draw(options(method))
@@ -555,3 +562,8 @@ def test_device_runs_on_the_current_stream_and_leaves_inputs_alone():
     want = graphgpo.advantages("graphgpo", **{k: v.cpu().numpy() for k, v in t.items() if v is not None},
                                distance="expected")
     np.testing.assert_allclose(got.cpu().numpy(), want, rtol=0, atol=1e-12)
+
+
+def test_emulated_pipeline_refuses_progpo(emulator):
+    with pytest.raises(ValueError, match="progpo is not implemented on the CUDA path"):
+        emulator.advantages("progpo", GOOD_BATCH)

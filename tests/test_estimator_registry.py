@@ -21,16 +21,16 @@ REGISTRY = json.loads(_core.estimator_registry())["estimators"]
 def test_methods_are_the_engine_registry():
     assert graphgpo.METHODS == tuple(e["name"] for e in REGISTRY)
     assert [tuple(e) for e in ESTIMATORS.values()] == [
-        (e["name"], e["summary"], tuple(e["scopes"]), e["step_groups"], e["needs_reverse_csr"],
-         e["merges_graph_nodes"], e["supports_cuda"])
+        (e["name"], e["summary"], tuple(e["scopes"]), e["builds_graph"], e["needs_reverse_csr"],
+         e["merges_graph_nodes"], e["supports_cuda"], e["supports_memory"])
         for e in REGISTRY]
     assert CUDA_METHODS == tuple(e["name"] for e in REGISTRY if e["supports_cuda"])
 
 
 def test_every_method_has_a_plain_python_reference():
-    assert tuple(reference.STEP_RETURNS) == graphgpo.METHODS
+    assert tuple(reference.REFERENCES) == graphgpo.METHODS
     with pytest.raises(ValueError, match="registered twice"):
-        reference.estimator("gigpo")(reference.discounted_returns)
+        reference.estimator("gigpo")(reference.gigpo_advantages)
 
 
 def test_registry_entries_are_complete():
@@ -38,8 +38,8 @@ def test_registry_entries_are_complete():
     for e in REGISTRY:
         assert e["summary"] and not e["summary"].endswith(".")
         assert "episode" in e["scopes"] and set(e["scopes"]) <= option_scopes - {"engine"}
-        assert e["step_groups"] == ("step" in e["scopes"]), e["name"]
-        assert reference.STEP_RETURNS[e["name"]] is None or e["step_groups"]
+        assert e["builds_graph"] == ("step" in e["scopes"]), e["name"]
+        assert (reference.REFERENCES[e["name"]] is None) == (not e["builds_graph"])
 
 
 def test_unknown_method_messages_list_the_registry():
@@ -57,7 +57,7 @@ def test_unknown_method_messages_list_the_registry():
 
 def test_cuda_refuses_what_the_registry_says_it_lacks(monkeypatch):
     monkeypatch.setattr(gcuda, "CUDA_METHODS", tuple(m for m in CUDA_METHODS if m != "gigpo"))
-    with pytest.raises(ValueError, match="method 'gigpo' has no CUDA implementation"):
+    with pytest.raises(ValueError, match="gigpo is not implemented on the CUDA path"):
         gcuda.advantages("gigpo", **EXAMPLE_1)
 
 

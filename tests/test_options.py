@@ -15,7 +15,7 @@ from graphgpo.testing.reference import reference_advantages
 from graphgpo.testing.spec_examples import EXAMPLE_1
 
 SCHEMA = json.loads(_core.option_schema())["options"]
-SCOPES = {"episode", "step", "returns", "distance", "states", "engine"}
+SCOPES = {"episode", "step", "discounted_returns", "distance_returns", "distance", "states", "engine"}
 
 
 def test_default_options_are_the_engine_table():

@@ -40,7 +40,7 @@ def test_facade_exports():
     assert graphgpo.cuda_available() is False or graphgpo.build_info()["cuda"] is True
 
 
-@pytest.mark.parametrize("name", ["reference", "reference_similar"])
+@pytest.mark.parametrize("name", ["reference", "reference_similar", "reference_memory"])
 def test_reference_is_independent_of_the_engine(name):
     """graphgpo.testing's references are the ground truth: they import the standard library and each other
     only, never the engine."""
@@ -52,7 +52,7 @@ def test_reference_is_independent_of_the_engine(name):
         if isinstance(node, ast.Import):
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level:
-            assert node.level == 1 and node.module in ("reference", "reference_similar"), node.module
+            assert node.level == 1 and node.module in ("reference", "reference_similar", "reference_memory"), node.module
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module.split(".")[0])
     assert imported and imported <= set(sys.stdlib_module_names) | {"__future__"}, imported

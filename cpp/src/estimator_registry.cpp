@@ -10,19 +10,25 @@ namespace graphgpo {
 inline namespace v0 {
 
 const std::vector<EstimatorSpec>& estimator_registry() {
+  // Fields: method, name, summary, option scopes, builds_graph, needs_reverse_csr, merges_graph_nodes,
+  // supports_cuda, supports_memory.
   static const std::vector<EstimatorSpec> registry = {
       {Method::Grpo, "grpo", "the episode advantage A_E of every row", {"episode"},
-       /*step_groups=*/false, /*needs_reverse_csr=*/false, /*merges_graph_nodes=*/false,
-       /*supports_cuda=*/true},
+       /*builds_graph=*/false, /*needs_reverse_csr=*/false, /*merges_graph_nodes=*/false,
+       /*supports_cuda=*/true, /*supports_memory=*/false},
       {Method::Gigpo, "gigpo",
        "A_E plus the discounted remaining reward, normalized among rows that start from the same state",
-       {"episode", "step", "returns", "states"}, /*step_groups=*/true, /*needs_reverse_csr=*/false,
-       /*merges_graph_nodes=*/false, /*supports_cuda=*/true},
+       {"episode", "step", "discounted_returns", "states"}, /*builds_graph=*/true, /*needs_reverse_csr=*/false,
+       /*merges_graph_nodes=*/false, /*supports_cuda=*/true, /*supports_memory=*/false},
       {Method::GraphGpo, "graphgpo",
        "A_E plus success_reward * omega ** d(next_state) on the group's state graph, normalized among rows that "
        "start from the same state",
-       {"episode", "step", "distance", "states"}, /*step_groups=*/true, /*needs_reverse_csr=*/true,
-       /*merges_graph_nodes=*/true, /*supports_cuda=*/true},
+       {"episode", "step", "distance_returns", "distance", "states"}, /*builds_graph=*/true,
+       /*needs_reverse_csr=*/true, /*merges_graph_nodes=*/true, /*supports_cuda=*/true, /*supports_memory=*/true},
+      {Method::ProGpo, "progpo",
+       "A_E plus each step's progress toward SUCCESS on the group's graph, scaled to outrank A_E (SPEC \"ProGPO\")",
+       {"episode", "step", "distance", "states"}, /*builds_graph=*/true, /*needs_reverse_csr=*/true,
+       /*merges_graph_nodes=*/true, /*supports_cuda=*/false, /*supports_memory=*/true},
   };
   return registry;
 }
@@ -75,10 +81,11 @@ const std::string& estimator_registry_json() {
       out << separator << "{\"name\": " << json_string(e.name) << ", \"summary\": " << json_string(e.summary)
           << ", \"scopes\": [";
       for (size_t k = 0; k < e.scopes.size(); ++k) out << (k ? ", " : "") << json_string(e.scopes[k]);
-      out << "], \"step_groups\": " << json_bool(e.step_groups)
+      out << "], \"builds_graph\": " << json_bool(e.builds_graph)
           << ", \"needs_reverse_csr\": " << json_bool(e.needs_reverse_csr)
           << ", \"merges_graph_nodes\": " << json_bool(e.merges_graph_nodes)
-          << ", \"supports_cuda\": " << json_bool(e.supports_cuda) << "}";
+          << ", \"supports_cuda\": " << json_bool(e.supports_cuda)
+          << ", \"supports_memory\": " << json_bool(e.supports_memory) << "}";
       separator = ", ";
     }
     out << "]}";

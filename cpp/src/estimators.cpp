@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "graphgpo/distances.hpp"
@@ -148,9 +149,42 @@ void step_returns(Method method, const BatchView& b, const BatchLayout& layout, 
   switch (method) {
     case Method::Gigpo: discounted_returns(b, layout, g, o, w); return;
     case Method::GraphGpo: graph_returns(b, o, w); return;
-    case Method::Grpo: break;  // no step advantage
+    case Method::Grpo:    // no step advantage
+    case Method::ProGpo:  // its step term is progress_advantages, below
+      break;
   }
   fail(std::string("no step returns for method '") + method_name(method) + "'");
+}
+
+// ProGPO's progress of one row (SPEC "ProGPO"): -1 for an invalid action or a self-loop; 0 where both ends
+// cannot reach SUCCESS (every row of a group without a success); else min(1, (d(s) - d(s')) / cost) when the
+// step gets closer to SUCCESS by more than a rounding error, -1 when it does not.
+constexpr double kProgressTolerance = 1e-9;
+
+double progress_sign(double d_state, double d_next, double unreachable, double cost, bool loop, bool valid) {
+  if (loop || !valid) return -1.0;
+  if (d_state == unreachable && d_next == unreachable) return 0.0;
+  const double q = (d_state - d_next) / cost;
+  return q > kProgressTolerance ? std::min(1.0, q) : -1.0;
+}
+
+// ProGPO: A = episode_weight * A_E + step_weight * rho * K, K = |episode_weight| * max |A_E| + 1, so that the
+// step's progress decides the sign wherever rho = +-1.
+void progress_advantages(const BatchView& b, const Options& o, Workspace& w, double* out) {
+  const GroupGraph& graph = w.graph;
+  const double unreachable = compute_distances(graph, b, o.distance, w.dist, w.distance_scratch);
+  const size_t num_edges = static_cast<size_t>(graph.num_edges());
+  double largest = 0.0;
+  for (size_t e = 0; e < num_edges; ++e) largest = std::max(largest, std::abs(w.episode_adv[e]));
+  const double scale = std::abs(o.episode_weight) * largest + 1.0;
+  for (size_t e = 0; e < num_edges; ++e) {
+    const size_t row = static_cast<size_t>(graph.edge_row[e]);
+    const int32_t src = graph.edge_src[e];
+    const int32_t dst = graph.edge_dst[e];
+    const double rho = progress_sign(w.dist[static_cast<size_t>(src)], w.dist[static_cast<size_t>(dst)], unreachable,
+                                     b.cost ? b.cost[row] : 1.0, src == dst, !b.valid || b.valid[row]);
+    out[row] = o.episode_weight * w.episode_adv[e] + o.step_weight * rho * scale;
+  }
 }
 
 // Normalizes step returns within each step group (edges step_edges[offsets[k] .. offsets[k+1])) and writes
@@ -175,10 +209,10 @@ void normalize_step_groups(const std::vector<int64_t>& offsets, const std::vecto
 }
 
 void process_group(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
-                   Workspace& w, double* out) {
+                   Workspace& w, double* out, const StoredTaskView* stored) {
   const EstimatorSpec& spec = estimator(method);
   episode_advantage(b, layout, g, o, w);
-  if (!spec.step_groups) {
+  if (!spec.builds_graph) {
     size_t e = 0;
     for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
       for (size_t i = lo; i < hi; ++i, ++e) out[i] = w.episode_adv[e];
@@ -186,11 +220,15 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     return;
   }
   const bool similar = o.merge == Merge::Similar;
-  // graphgpo merges graph nodes; gigpo merges start states only (below), on the exact graph.
+  // merges_graph_nodes (graphgpo, progpo): merged graph nodes; gigpo: merged start states (below), exact graph.
   NodeMerging merging;
   merging.similar = similar && spec.merges_graph_nodes;
   merging.threshold = o.similarity;
-  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/spec.needs_reverse_csr, merging);
+  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/spec.needs_reverse_csr, merging, stored);
+  if (method == Method::ProGpo) {  // its step term is the progress of each row, not normalized step returns
+    progress_advantages(b, o, w, out);
+    return;
+  }
   const GroupGraph& graph = w.graph;
   const size_t num_edges = static_cast<size_t>(graph.num_edges());
   w.step_return.resize(num_edges);
@@ -229,29 +267,50 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
 }  // namespace
 
 std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options) {
+  return compute_advantages(method, batch, options, nullptr);
+}
+
+std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options,
+                                       GraphMemory* memory) {
   std::vector<double> out(batch.n, 0.0);
-  compute_advantages_into(method, batch, options, out.data());
+  compute_advantages_into(method, batch, options, out.data(), memory);
   return out;
 }
 
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out) {
+  compute_advantages_into(method, batch, options, out, nullptr);
+}
+
+void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out,
+                             GraphMemory* memory) {
   validate_options(options);
+  if (memory) check_memory_options(method, options);
+  if (batch.task && !memory) fail("task is only used with a graph memory (pass memory= as well)");
   const bool similar = options.merge == Merge::Similar && estimator(method).reads("states");  // grpo: no effect
   if (similar) validate_texts(batch);
   const BatchLayout layout =
       validate_and_layout(batch, estimator(method).reads("distance") && options.distance == DistanceKind::Expected,
                           options.num_threads);
   const size_t num_groups = layout.num_groups();
-  if (num_groups == 0) return;
-  // Merging similar texts costs far more per row than the rest: worth threads on much smaller batches.
-  const int threads = resolve_num_threads(options.num_threads, batch.n / (similar ? 32 : 4096));
-  // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
-  // other threads wait at the end; claiming a chunk is one atomic increment.
-  const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
-  parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
-    thread_local Workspace workspace;
-    for (size_t g = begin; g < end; ++g) process_group(method, batch, layout, g, options, workspace, out);
-  });
+  // With memory: each group's graph also holds its task's stored edges (as the memory was before the call);
+  // the memory stores this call's edges only after every group is done.
+  std::unique_ptr<GraphMemory::Call> memory_call;
+  if (memory) memory_call = std::make_unique<GraphMemory::Call>(*memory, batch, layout);
+  if (num_groups > 0) {
+    // Merging similar texts costs far more per row than the rest: worth threads on much smaller batches.
+    const int threads = resolve_num_threads(options.num_threads, batch.n / (similar ? 32 : 4096));
+    // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
+    // other threads wait at the end; claiming a chunk is one atomic increment.
+    const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
+    parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
+      thread_local Workspace workspace;
+      for (size_t g = begin; g < end; ++g) {
+        process_group(method, batch, layout, g, options, workspace, out, memory_call ? memory_call->stored(g) : nullptr);
+        if (memory_call) memory_call->group_done(g, workspace.graph);
+      }
+    });
+  }
+  if (memory_call) memory_call->commit(options.num_threads);
 }
 
 }  // namespace v0

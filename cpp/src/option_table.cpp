@@ -78,10 +78,10 @@ OptionSpec choice(const char* name, Enum Options::*field, std::initializer_list<
 
 std::vector<OptionSpec> make_table() {
   return {
-      number("omega", &Options::omega, 0.1, open_interval(0.0, 1.0), "distance",
+      number("omega", &Options::omega, 0.1, open_interval(0.0, 1.0), "distance_returns",
              "distance discount: a step returns success_reward * omega ** d(next_state) "
              "(official: 0.1 ALFWorld, 0.2 WebShop, 0.8 Sokoban)"),
-      number("gamma", &Options::gamma, 0.95, closed_interval(0.0, 1.0), "returns",
+      number("gamma", &Options::gamma, 0.95, closed_interval(0.0, 1.0), "discounted_returns",
              "reward discount of the step returns (discounted remaining rewards)"),
       number("success_reward", &Options::success_reward, 10.0, any_finite(), "episode",
              "episode reward of a successful trajectory without rewards, and scale of distance step returns"),
@@ -94,12 +94,12 @@ std::vector<OptionSpec> make_table() {
              "normalization: (x - mean) / (std + eps) with the unbiased std, or x - mean"),
       number("eps", &Options::eps, 1e-6, at_least(0.0), "episode", "epsilon of the mean_std normalization"),
       choice("convention", &Options::convention,
-             {{"reference", Convention::Reference}, {"paper", Convention::Paper}}, "distance",
+             {{"reference", Convention::Reference}, {"paper", Convention::Paper}}, "distance_returns",
              "exponent of omega: d(next_state) (official code) or d(next_state) + cost (paper, Eq. 4)"),
       choice("episode_stats", &Options::episode_stats,
              {{"per_step", EpisodeStats::PerStep}, {"per_trajectory", EpisodeStats::PerTrajectory}}, "episode",
              "normalize episode scores over the group's rows (verl-agent) or over one score per trajectory"),
-      boolean("normalize_distance", &Options::normalize_distance, false, "distance",
+      boolean("normalize_distance", &Options::normalize_distance, false, "distance_returns",
               "use omega ** (d(next_state) - d(state) + 1) as the step return"),
       choice("distance", &Options::distance, {{"shortest", DistanceKind::Shortest}, {"expected", DistanceKind::Expected}},
              "distance",

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json as _json
 
 from . import _core
-from ._api import advantages, fingerprint, gigpo, graphgpo, grpo
+from ._api import advantages, fingerprint, gigpo, graphgpo, grpo, progpo
 from ._estimators import METHODS
 from ._inputs import FINGERPRINT_DTYPE
 from ._options import DEFAULT_OPTIONS, option_schema
 from ._paths import get_cmake_dir, get_include, get_library
 from .diagnostics import diagnostics
 from .graph import CSR, GraphBatch, build_graphs
+from .memory import MEMORY_METHODS, GraphMemory
 
 __version__: str = _core.version()
 
@@ -33,8 +34,10 @@ __all__ = [
     "CSR",
     "DEFAULT_OPTIONS",
     "FINGERPRINT_DTYPE",
+    "MEMORY_METHODS",
     "METHODS",
     "GraphBatch",
+    "GraphMemory",
     "__version__",
     "advantages",
     "build_graphs",
@@ -49,4 +52,5 @@ __all__ = [
     "graphgpo",
     "grpo",
     "option_schema",
+    "progpo",
 ]

@@ -19,16 +19,18 @@ class Estimator(NamedTuple):
     name: str
     summary: str
     scopes: tuple[str, ...]  # the option scopes it reads (see graphgpo.option_schema(): "scope", "used_by")
-    step_groups: bool  # adds a step advantage over step groups (builds each group's state graph)
+    builds_graph: bool  # has a step term: builds each group's state graph
     needs_reverse_csr: bool  # walks the graph backwards (distances to SUCCESS)
     merges_graph_nodes: bool  # merge="similar" merges graph nodes (else only the start states of step groups)
     supports_cuda: bool  # graphgpo.cuda runs it
+    supports_memory: bool  # accepts memory= (a GraphMemory)
 
 
 def _load() -> dict[str, Estimator]:
     entries = json.loads(_core.estimator_registry())["estimators"]
-    return {e["name"]: Estimator(e["name"], e["summary"], tuple(e["scopes"]), e["step_groups"],
-                                 e["needs_reverse_csr"], e["merges_graph_nodes"], e["supports_cuda"])
+    return {e["name"]: Estimator(e["name"], e["summary"], tuple(e["scopes"]), e["builds_graph"],
+                                 e["needs_reverse_csr"], e["merges_graph_nodes"], e["supports_cuda"],
+                                 e["supports_memory"])
             for e in entries}
 
 

@@ -276,12 +276,13 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     """
     check_method(method)
     if method not in CUDA_METHODS:
-        raise ValueError(f"method {method!r} has no CUDA implementation (graphgpo.cuda runs "
-                         f"{', '.join(CUDA_METHODS)}); use graphgpo.advantages on the CPU")
+        raise ValueError(f"{method} is not implemented on the CUDA path; use graphgpo.advantages (CPU)")
     thread_count(num_threads)  # ignored here, but held to the same rules as on the CPU
+    if options.get("memory") is not None or options.get("task") is not None:
+        raise ValueError("memory= (graph memory across calls) runs on the CPU engine only (graphgpo.advantages)")
     torch = _torch()
     encoded = checked_options_json(options)  # unknown options and bad values fail before any work
-    if options.get("merge") == "similar" and ESTIMATORS[method].step_groups:
+    if options.get("merge") == "similar" and ESTIMATORS[method].builds_graph:
         raise ValueError("merge='similar' compares texts and runs on the CPU engine only (graphgpo.advantages)")
     fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,
               "next_state": next_state, "valid": valid, "reward": reward, "cost": cost, "action": action}

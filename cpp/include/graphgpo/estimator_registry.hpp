@@ -15,18 +15,19 @@
 namespace graphgpo {
 inline namespace v0 {
 
-enum class Method { Grpo, Gigpo, GraphGpo };
+enum class Method { Grpo, Gigpo, GraphGpo, ProGpo };
 
 struct EstimatorSpec {
   Method method;
   const char* name;
   const char* summary;              // one line, no trailing period
   std::vector<const char*> scopes;  // option scopes it reads (option_schema.hpp): "episode", "step", ...
-  bool step_groups;                 // adds a step advantage over step groups: builds each group's state graph
+  bool builds_graph;                // has a step term: builds each group's state graph
   bool needs_reverse_csr;           // walks the graph backwards (distances to SUCCESS)
   bool merges_graph_nodes;          // merge="similar" merges graph nodes (step groups stay exact); otherwise it
                                     // merges only the start states that form step groups
   bool supports_cuda;               // the CUDA pipeline (cpp/src/cuda/pipeline.cuh) implements it
+  bool supports_memory;             // works with a GraphMemory (SPEC "Graph memory across calls")
 
   bool reads(const std::string& scope) const;
 };
@@ -37,13 +38,13 @@ const std::vector<EstimatorSpec>& estimator_registry();
 // The entry of `method`.
 const EstimatorSpec& estimator(Method method);
 
-// The method named `name`; throws Error(InvalidArgument) "unknown method 'x': expected 'grpo', 'gigpo' or
-// 'graphgpo'" (every registered name) otherwise.
+// The method named `name`; throws Error(InvalidArgument) "unknown method 'x': expected 'grpo', 'gigpo', ...
+// or 'progpo'" (every registered name) otherwise.
 Method parse_method(const std::string& name);
 const char* method_name(Method method);
 
-// The registry as JSON: {"estimators": [{"name", "summary", "scopes", "step_groups", "needs_reverse_csr",
-// "merges_graph_nodes", "supports_cuda"}, ...]}.
+// The registry as JSON: {"estimators": [{"name", "summary", "scopes", "builds_graph", "needs_reverse_csr",
+// "merges_graph_nodes", "supports_cuda", "supports_memory"}, ...]}.
 const std::string& estimator_registry_json();
 
 }  // namespace v0

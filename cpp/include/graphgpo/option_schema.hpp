@@ -41,8 +41,9 @@ struct OptionRange {
 // "used_by" list in the schema is derived from that.
 //   episode:  the episode advantage A_E and the normalization every estimator applies
 //   step:     the mix of A_E and the step advantage A_S (every estimator with step groups)
-//   returns:  discounted-return step returns (gigpo)
-//   distance: graph-distance step returns (graphgpo)
+//   discounted_returns: discounted-return step returns (gigpo)
+//   distance_returns:   step returns from omega ** graph distance (graphgpo)
+//   distance: how graph distances to SUCCESS are computed (graphgpo, progpo)
 //   states:   which rows' states are one node (every estimator with step groups)
 //   engine:   how the engine runs, never what it computes (not an estimator option)
 struct OptionSpec {

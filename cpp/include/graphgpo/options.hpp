@@ -3,6 +3,7 @@
 // signature. Names, defaults, allowed values and docs: the option table (option_schema.hpp).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "graphgpo/estimator_registry.hpp"  // Method, parse_method, method_name
@@ -37,6 +38,19 @@ struct Options {
 
   Options();  // the table's defaults
 };
+
+// One value of a flat JSON object (options are scalars only).
+struct JsonScalar {
+  enum Kind { Number, String, Bool, Null } kind = Null;
+  double number = 0;
+  std::string text;
+  bool boolean = false;
+};
+
+// Reads a flat JSON object ("" and "null" are empty objects) and calls on_member for each member in order;
+// a syntax error throws Error(InvalidArgument). The one reader of every options object (estimators, memory).
+void read_flat_json(const std::string& json,
+                    const std::function<void(const std::string& key, const JsonScalar& value)>& on_member);
 
 // Parse a JSON object of options ("" or "null" or "{}" give the defaults). Unknown keys, wrong types and
 // values outside their allowed set throw Error(InvalidArgument) naming the option.

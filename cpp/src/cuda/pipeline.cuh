@@ -67,8 +67,7 @@ using cuda::DeviceBatch;
 // any other is refused before anything runs.
 inline void require_cuda_support(Method method) {
   if (!estimator(method).supports_cuda)
-    fail(std::string("method '") + method_name(method) +
-         "' has no CUDA implementation: use the CPU engine (graphgpo.advantages)");
+    fail(std::string(method_name(method)) + " is not implemented on the CUDA path; use graphgpo.advantages (CPU)");
 }
 
 // Host-side checks made before anything runs, in the CPU engine's order and with its messages.

@@ -146,7 +146,7 @@ inline Shape shape_of(Method method, size_t n, const Options& o) {
   const EstimatorSpec& spec = estimator(method);
   Shape s;
   s.n = n;
-  s.graph = spec.step_groups;
+  s.graph = spec.builds_graph;
   s.distances = spec.reads("distance");
   s.expected = s.distances && o.distance == DistanceKind::Expected;
   s.items = s.distances ? 2 * n : (s.graph ? n : 0);

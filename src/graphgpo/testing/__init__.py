@@ -5,6 +5,7 @@
   is the ground truth the engine is compared with.
 - :mod:`graphgpo.testing.reference_similar`: the same for ``merge="similar"`` (difflib, the official greedy
   canonicalizer); ``reference_advantages`` calls it for that option.
+- :mod:`graphgpo.testing.reference_memory`: graph memory across calls (SPEC "Graph memory across calls").
 - :mod:`graphgpo.testing.spec_examples`: SPEC.md's worked examples as data, with the expected numbers.
 - :mod:`graphgpo.testing.strategies`: hypothesis strategies for random batches and options (needs
   ``hypothesis``; imported on first use, so this package itself never requires it).

@@ -107,14 +107,15 @@ def next_nodes(state, next_state, success, trajectory) -> list[Hashable]:
     return out
 
 
-def group_distances(rows, *, has_success: bool, expected: bool) -> dict[Hashable, float]:
-    """Distance to SUCCESS of every node of one group. rows: list of (state, next, cost, action)."""
+def group_distances(rows, *, has_success: bool, expected: bool, with_far: bool = False):
+    """Distance to SUCCESS of every node of one group. rows: list of (state, next, cost, action).
+    With ``with_far``, returns (distances, D) where D is the distance given to unreachable nodes."""
     nodes = {SUCCESS}
     for s, t, _, _ in rows:
         nodes.add(s)
         nodes.add(t)
     if not has_success:
-        return dict.fromkeys(nodes, 1.0)
+        return (dict.fromkeys(nodes, 1.0), 1.0) if with_far else dict.fromkeys(nodes, 1.0)
     incoming: dict[Hashable, list[tuple[Hashable, float]]] = defaultdict(list)
     for s, t, c, _ in rows:
         incoming[t].append((s, c))
@@ -137,7 +138,7 @@ def group_distances(rows, *, has_success: bool, expected: bool) -> dict[Hashable
     for v in nodes:
         dist.setdefault(v, far)
     if not expected:
-        return dist
+        return (dist, far) if with_far else dist
     # Bellman backups over (state, action): mean cost plus expected distance of observed outcomes.
     outcomes: dict[Hashable, dict[Hashable, dict[Hashable, int]]] = defaultdict(lambda: defaultdict(dict))
     costs: dict[tuple[Hashable, Hashable], list[float]] = defaultdict(list)
@@ -159,12 +160,13 @@ def group_distances(rows, *, has_success: bool, expected: bool) -> dict[Hashable
         change = max(abs(new[v] - value[v]) for v in nodes)
         value = new
         if change < BELLMAN_TOLERANCE:
-            return value
+            return (value, far) if with_far else value
 
 
 def reference_distances(*, group, trajectory, state, success, next_state=None, cost=None, action=None,
-                        distance: str = "shortest") -> dict[Hashable, dict[Hashable, float]]:
-    """Per group: node -> distance (SUCCESS and terminal nodes included)."""
+                        distance: str = "shortest", with_far: bool = False) -> dict:
+    """Per group: node -> distance (SUCCESS and terminal nodes included); with ``with_far``, per group
+    (node -> distance, D)."""
     n = len(state)
     nxt = next_nodes(state, next_state, success, trajectory)
     rows_by_group: dict[Hashable, list] = defaultdict(list)
@@ -174,7 +176,8 @@ def reference_distances(*, group, trajectory, state, success, next_state=None, c
         a = None if action is None else action[i]
         rows_by_group[group[i]].append((state[i], nxt[i], c, a))
         succeeded[group[i]] |= bool(success[i])
-    return {g: group_distances(rows, has_success=succeeded[g], expected=(distance == "expected"))
+    return {g: group_distances(rows, has_success=succeeded[g], expected=(distance == "expected"),
+                               with_far=with_far)
             for g, rows in rows_by_group.items()}
 
 
@@ -209,27 +212,37 @@ class Rows:
     spans: list[tuple[Hashable, int, int]]  # (trajectory id, first row, end row), see trajectories()
 
 
-StepReturns = Callable[[Rows, dict], list]
+Advantages = Callable[[Rows, list, dict], list]
 
-#: Each estimator's step returns R_S (one per row, before the invalid penalty), by method name; None: the
-#: estimator has no step advantage (A = A_E). The reference's own registry, independent of the engine's;
-#: tests tie its names to graphgpo.METHODS.
-STEP_RETURNS: dict[str, StepReturns | None] = {"grpo": None}
+#: Each estimator's reference, by method name: ``fn(rows, a_episode, options) -> advantages`` (one per row);
+#: None: the estimator is A_E alone. The reference's own registry, independent of the engine's; tests tie its
+#: names to graphgpo.METHODS.
+REFERENCES: dict[str, Advantages | None] = {"grpo": None}
 
 
-def estimator(name: str) -> Callable[[StepReturns], StepReturns]:
-    """Register ``fn(rows, options) -> step returns`` as the reference of method ``name``."""
+def estimator(name: str) -> Callable[[Advantages], Advantages]:
+    """Register ``fn(rows, a_episode, options) -> advantages`` as the reference of method ``name``."""
 
-    def register(fn: StepReturns) -> StepReturns:
-        if name in STEP_RETURNS:
+    def register(fn: Advantages) -> Advantages:
+        if name in REFERENCES:
             raise ValueError(f"estimator {name!r} is registered twice")
-        STEP_RETURNS[name] = fn
+        REFERENCES[name] = fn
         return fn
 
     return register
 
 
-@estimator("gigpo")
+def step_group_advantages(rows: Rows, a_episode: list[float], o: dict, step_return: list[float]) -> list[float]:
+    """episode_weight * A_E + step_weight * A_S, where A_S is the step returns, minus invalid_penalty on
+    invalid rows, normalized within step groups (the rows of a group with the same start state)."""
+    ip = float(o["invalid_penalty"])
+    step_return = [r - (0.0 if ok else ip) for r, ok in zip(step_return, rows.valid)]
+    a_step = _normalize_by(list(zip(rows.group, rows.state)), step_return, o["norm"], float(o["eps"]),
+                           singleton_is_zero=True)
+    ew, sw = float(o["episode_weight"]), float(o["step_weight"])
+    return [ew * e + sw * s for e, s in zip(a_episode, a_step)]
+
+
 def discounted_returns(rows: Rows, o: dict) -> list[float]:
     """gigpo: the discounted sum of the trajectory's remaining rewards (gamma)."""
     step_return = [0.0] * len(rows.group)
@@ -242,7 +255,6 @@ def discounted_returns(rows: Rows, o: dict) -> list[float]:
     return step_return
 
 
-@estimator("graphgpo")
 def graph_returns(rows: Rows, o: dict) -> list[float]:
     """graphgpo: success_reward * omega ** exponent, the exponent per convention / normalize_distance."""
     group, state, cost = rows.group, rows.state, rows.cost
@@ -263,10 +275,26 @@ def graph_returns(rows: Rows, o: dict) -> list[float]:
     return step_return
 
 
+@estimator("gigpo")
+def gigpo_advantages(rows: Rows, a_episode: list[float], o: dict) -> list[float]:
+    return step_group_advantages(rows, a_episode, o, discounted_returns(rows, o))
+
+
+@estimator("graphgpo")
+def graphgpo_advantages(rows: Rows, a_episode: list[float], o: dict) -> list[float]:
+    return step_group_advantages(rows, a_episode, o, graph_returns(rows, o))
+
+
+@estimator("progpo")
+def progpo_advantages(rows: Rows, a_episode: list[float], o: dict) -> list[float]:
+    return _progress(a_episode, rows.group, rows.trajectory, rows.state, rows.success, rows.next_state,
+                     rows.valid, rows.cost, rows.action, o)
+
+
 def reference_advantages(method: str, *, group, trajectory, state, success, next_state=None, valid=None,
                          reward=None, cost=None, action=None, **options) -> list[float]:
     """One advantage per row, exactly per SPEC.md, in float64."""
-    if method not in STEP_RETURNS:
+    if method not in REFERENCES:
         raise ValueError(f"unknown method {method!r}")
     unknown = set(options) - set(DEFAULTS)
     if unknown:
@@ -311,15 +339,41 @@ def reference_advantages(method: str, *, group, trajectory, state, success, next
         for (_, lo, hi), v in zip(spans, per_traj):
             for i in range(lo, hi):
                 a_episode[i] = v
-    step_returns = STEP_RETURNS[method]
-    if step_returns is None:
+    advantages = REFERENCES[method]
+    if advantages is None:
         return a_episode
     rows = Rows(group=group, trajectory=trajectory, state=state, next_state=next_state, success=success,
                 valid=valid, reward=reward, cost=cost, action=action, spans=spans)
-    step_return = step_returns(rows, o)
-    for i in range(n):
-        if not valid[i]:
-            step_return[i] -= ip
-    a_step = _normalize_by(list(zip(group, state)), step_return, norm, eps, singleton_is_zero=True)
+    return advantages(rows, a_episode, o)
+
+
+PROGRESS_TOLERANCE = 1e-9
+
+
+def progress_sign(d_state: float, d_next: float, far: float, cost: float, *, loop: bool, valid: bool) -> float:
+    """rho of one row (SPEC, method "progpo"): the progress of the step on its group's graph."""
+    if loop or not valid:
+        return -1.0
+    if d_state == far and d_next == far:  # also every row of a group without success (all at D = 1)
+        return 0.0
+    drop = (d_state - d_next) / cost
+    return min(1.0, drop) if drop > PROGRESS_TOLERANCE else -1.0
+
+
+def _progress(a_episode, group, trajectory, state, success, next_state, valid, cost, action, o) -> list[float]:
+    n = len(state)
+    dist = reference_distances(group=group, trajectory=trajectory, state=state, success=success,
+                               next_state=next_state, cost=cost, action=action, distance=o["distance"],
+                               with_far=True)
+    nxt = next_nodes(state, next_state, success, trajectory)
     ew, sw = float(o["episode_weight"]), float(o["step_weight"])
-    return [ew * e + sw * s for e, s in zip(a_episode, a_step)]
+    largest: dict[Hashable, float] = defaultdict(float)
+    for g, e in zip(group, a_episode):
+        largest[g] = max(largest[g], abs(e))
+    out = []
+    for i in range(n):
+        d, far = dist[group[i]]
+        c = 1.0 if cost is None else float(cost[i])
+        rho = progress_sign(d[state[i]], d[nxt[i]], far, c, loop=nxt[i] == state[i], valid=valid[i])
+        out.append(ew * a_episode[i] + sw * rho * (abs(ew) * largest[group[i]] + 1.0))
+    return out

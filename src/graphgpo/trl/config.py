@@ -49,8 +49,10 @@ class GraphGPOConfig(GRPOConfig):
 
         advantage_estimator (`str`, *optional*, defaults to `"graphgpo"`):
             One of `graphgpo.METHODS`: `"grpo"` (episode advantage only), `"gigpo"` (plus a step advantage
-            from discounted returns among steps taken from the same state) or `"graphgpo"` (plus a step
-            advantage from the next state's distance to success on the group's state graph).
+            from discounted returns among steps taken from the same state), `"graphgpo"` (plus a step
+            advantage from the next state's distance to success on the group's state graph) or `"progpo"`
+            (every step credited by whether it gets closer to success on the group's graph, outranking the
+            outcome; SPEC "ProGPO").
 {OPTIONS}
         episode_reward (`str`, *optional*, defaults to `"auto"`):
             Episode reward given to the estimator. `"reward_funcs"`: TRL's weighted reward (the trainer's
