@@ -438,7 +438,7 @@ void GraphMemory::heap_remove(uint32_t slot) {
 }
 
 // After evictions: an empty task gives its arrays back; a task whose evicted prefix is at least half its
-// array is compacted (best effort: if the copy cannot be allocated, the task stays as it is, still valid).
+// array is compacted.
 void GraphMemory::release_if_sparse(uint32_t slot) {
   Task& t = tasks_[slot];
   if (t.size() == 0) {
@@ -449,6 +449,13 @@ void GraphMemory::release_if_sparse(uint32_t slot) {
     return;
   }
   if (t.head == 0 || static_cast<size_t>(t.head) * 2 < t.edges.size()) return;
+  compact(slot);
+}
+
+// Copies the task's stored edges and the nodes they use into arrays of their exact size (best effort: if
+// the copy cannot be allocated, the task stays as it is, still valid).
+void GraphMemory::compact(uint32_t slot) {
+  Task& t = tasks_[slot];
   try {
     std::vector<StoredEdge> edges(t.edges.begin() + t.head, t.edges.end());
     std::vector<uint32_t> remap(t.nodes.size(), UINT32_MAX);
@@ -564,6 +571,10 @@ void GraphMemory::apply_bounds(uint32_t call, const std::vector<Staged>& staged)
     const uint64_t limit = static_cast<uint64_t>(bounds_.max_edges);
     while (total_edges_ > limit) pop_front(heap_[0]);
   }
+  // The call's tasks were just built: compacting them now costs no more than building did, and keeps the
+  // bytes per edge down.
+  for (const Staged& st : staged)
+    if (tasks_[st.slot].head > 0) compact(st.slot);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -160,6 +160,7 @@ class GraphMemory {
   uint64_t front_key(uint32_t slot) const;
   void pop_front(uint32_t slot);  // evicts one edge, keeps the heap in order
   void release_if_sparse(uint32_t slot);
+  void compact(uint32_t slot);
   void renumber_insertions(std::vector<Staged>& staged);
   void apply_bounds(uint32_t call, const std::vector<Staged>& staged);
 
