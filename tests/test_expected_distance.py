@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import next_nodes, reference_advantages, reference_distances
 
 import graphgpo
+from graphgpo.testing.reference import next_nodes, reference_advantages, reference_distances
 
 
 def sticky_group(k):

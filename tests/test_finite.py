@@ -10,12 +10,12 @@ from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
-from batches import batches
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import DEFAULTS, next_nodes, reference_distances, trajectories
 
 import graphgpo
+from graphgpo.testing.reference import DEFAULTS, next_nodes, reference_distances, trajectories
+from graphgpo.testing.strategies import batches
 
 
 def exact_normalize(values, norm, eps, singleton_is_zero):
