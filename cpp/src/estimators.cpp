@@ -138,6 +138,12 @@ void graph_returns(const BatchView& b, const Options& o, Workspace& w) {
   }
 }
 
+bool group_has_success(const BatchView& b, const BatchLayout& layout, size_t g) {
+  for (int64_t k = layout.group_traj_offsets[g]; k < layout.group_traj_offsets[g + 1]; ++k)
+    if (b.success[layout.traj_begin[static_cast<size_t>(layout.group_trajs[static_cast<size_t>(k)])]]) return true;
+  return false;
+}
+
 // Normalizes step returns within each step group (edges step_edges[offsets[k] .. offsets[k+1])) and writes
 // A = episode_weight * A_E + step_weight * A_S for their rows.
 void normalize_step_groups(const std::vector<int64_t>& offsets, const std::vector<int64_t>& edges, const Options& o,
@@ -170,9 +176,10 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     return;
   }
   const bool similar = o.merge == Merge::Similar;
-  // graphgpo merges graph nodes; gigpo merges start states only (below), on the exact graph.
+  // graphgpo merges graph nodes; gigpo merges start states only (below), on the exact graph. In a group
+  // without a success every distance is 1 whatever the nodes are, so graphgpo skips merging there.
   NodeMerging merging;
-  merging.similar = similar && method == Method::GraphGpo;
+  merging.similar = similar && method == Method::GraphGpo && group_has_success(b, layout, g);
   merging.threshold = o.similarity;
   build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/method == Method::GraphGpo, merging);
   const GroupGraph& graph = w.graph;
@@ -189,7 +196,7 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
   }
   // Step groups: the rows leaving one node, i.e. the out-edges of each node in the CSR, unless merging
   // made the nodes differ from the step groups.
-  if (!similar) {
+  if (!similar || (method == Method::GraphGpo && !merging.similar)) {
     normalize_step_groups(graph.out_offsets, graph.out_edges, o, w, out);
     return;
   }
