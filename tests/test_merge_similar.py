@@ -4,6 +4,9 @@ threshold, str and bytes), the SPEC example, graphs and diagnostics, and bad inp
 
 import difflib
 import itertools
+import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -248,3 +251,13 @@ def test_engine_refuses_similar_without_texts():
         _core.advantages("graphgpo", *args, '{"merge": "similar"}')
     with pytest.raises(TypeError, match="text states"):
         _core.advantages("gigpo", *args, '{"merge": "similar"}', SPEC_EXAMPLE["state"])
+
+
+def test_readme_example_runs_and_says_what_it_prints():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if 'merge="similar"' in b)
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)  # noqa: S102 - our own README
+    claimed = re.search(r"# -> (\[.*?\])", block).group(1)
+    np.testing.assert_allclose(scope["adv"], json.loads(claimed), atol=5e-4)
+    np.testing.assert_allclose(scope["adv"], SPEC_EXPECTED["graphgpo", "similar"], atol=1e-6)
