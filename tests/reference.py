@@ -91,15 +91,16 @@ def next_nodes(state, next_state, success, trajectory) -> list[Hashable]:
     out: list[Hashable] = [None] * len(state)
     for traj, lo, hi in trajectories(trajectory):
         for i in range(lo, hi):
+            given = None if next_state is None else next_state[i]  # None for a row: no next state given
             if i == hi - 1:
                 if success[i]:
                     out[i] = SUCCESS
-                elif next_state is not None:
-                    out[i] = next_state[i]
+                elif given is not None:
+                    out[i] = given
                 else:
                     out[i] = _Terminal(traj)
             else:
-                out[i] = next_state[i] if next_state is not None else state[i + 1]
+                out[i] = given if given is not None else state[i + 1]
     return out
 
 

@@ -58,7 +58,7 @@ def cpu_next_distances(batch, distance="shortest"):
                                    success=batch["success"], next_state=batch.get("next_state"),
                                    cost=batch.get("cost"), action=batch.get("action"), distance=distance)
     out = np.full(len(batch["group"]), np.nan)
-    for g in range(graphs.num_groups):
+    for g in graphs.group_ids:
         dist = graphs.distances(g)
         _, dst, rows = graphs.edges(g)
         out[rows] = dist[dst]
@@ -210,6 +210,19 @@ def test_emulated_pipeline_is_bit_identical_to_the_cpu_engine(emulator, data):
     assert got.tobytes() == graphgpo.advantages(method, **batch, **opts).tobytes()
     if method == "graphgpo":
         assert dnext.tobytes() == cpu_next_distances(batch, opts.get("distance", "shortest")).tobytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_emulated_pipeline_reads_zero_next_state_as_absent(emulator, data):
+    """None in next_state becomes the reserved fingerprint {0, 0}; the device pipeline reads it as "no next
+    state" for that row, exactly as the CPU engine does."""
+    method = data.draw(st.sampled_from(graphgpo.METHODS))
+    batch = data.draw(batches(with_next_state=True, next_state_gaps=True))
+    got, dnext = emulator.advantages(method, batch)
+    assert got.tobytes() == graphgpo.advantages(method, **batch).tobytes()
+    if method == "graphgpo":
+        assert dnext.tobytes() == cpu_next_distances(batch).tobytes()
 
 
 def test_emulated_pipeline_on_rollout_sized_batches(emulator):

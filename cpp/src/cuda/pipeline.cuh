@@ -703,12 +703,15 @@ void run_pipeline(B& be, Method method, const DeviceBatch& batch, const Options&
       const uint32_t hi = W.tend[t];
       const uint64_t* f = nullptr;
       uint8_t kind = kDstState;
+      // A next_state of {0, 0} ("no state") is absent for that row, as on the CPU (graph.cpp).
+      const uint64_t* given = nstate ? nstate + 2 * static_cast<size_t>(i) : nullptr;
+      if (given && given[0] == 0 && given[1] == 0) given = nullptr;
       if (i + 1 < hi) {
-        f = nstate ? nstate + 2 * static_cast<size_t>(i) : state + 2 * (static_cast<size_t>(i) + 1);
+        f = given ? given : state + 2 * (static_cast<size_t>(i) + 1);
       } else if (success[i]) {
         kind = kDstSuccess;
-      } else if (nstate) {
-        f = nstate + 2 * static_cast<size_t>(i);
+      } else if (given) {
+        f = given;
       } else {
         kind = kDstTerminal;
       }
