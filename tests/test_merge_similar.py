@@ -261,3 +261,10 @@ def test_readme_example_runs_and_says_what_it_prints():
     claimed = re.search(r"# -> (\[.*?\])", block).group(1)
     np.testing.assert_allclose(scope["adv"], json.loads(claimed), atol=5e-4)
     np.testing.assert_allclose(scope["adv"], SPEC_EXPECTED["graphgpo", "similar"], atol=1e-6)
+
+
+def test_diagnostics_with_sparse_group_ids():
+    """Group ids are ids, not indexes (a batch of groups 5 and 70)."""
+    d = graphgpo.diagnostics(group=[5, 5, 70, 70], trajectory=[0, 0, 1, 1], state=["ab", "xy", "ab", "ac"],
+                             success=[1, 1, 0, 0], merge="similar", similarity=0.5)
+    assert d["num_groups"] == 2 and d["mean_merged_states_per_group"] == 0.5  # "ac" joins "ab" in group 70

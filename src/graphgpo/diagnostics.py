@@ -45,7 +45,7 @@ def diagnostics(*, group, trajectory, state, success, next_state=None, cost=None
         src, dst, rows = graphs.edges(g)
         # Rows whose start node is left by more than one trajectory of the group.
         pairs = np.unique(np.stack([src, traj[rows]]), axis=1)
-        trajs_per_node = np.bincount(pairs[0], minlength=int(nodes[g]))
+        trajs_per_node = np.bincount(pairs[0], minlength=graphs.num_nodes(g))
         shared += int(np.count_nonzero(trajs_per_node[src] > 1))
         if not graphs.has_success(g):
             without_success += 1
