@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "graphgpo/distances.hpp"
+#include "graphgpo/error.hpp"
 #include "graphgpo/graph.hpp"
 #include "graphgpo/normalize.hpp"
 #include "graphgpo/parallel.hpp"
@@ -144,6 +146,37 @@ bool group_has_success(const BatchView& b, const BatchLayout& layout, size_t g) 
   return false;
 }
 
+// ProGPO's progress of one row (SPEC "ProGPO"): -1 for an invalid action or a self-loop; 0 where both ends
+// cannot reach SUCCESS (every row of a group without a success); else min(1, (d(s) - d(s')) / cost) when the
+// step gets closer to SUCCESS by more than a rounding error, -1 when it does not.
+constexpr double kProgressTolerance = 1e-9;
+
+double progress_sign(double d_state, double d_next, double unreachable, double cost, bool loop, bool valid) {
+  if (loop || !valid) return -1.0;
+  if (d_state == unreachable && d_next == unreachable) return 0.0;
+  const double q = (d_state - d_next) / cost;
+  return q > kProgressTolerance ? std::min(1.0, q) : -1.0;
+}
+
+// ProGPO: A = episode_weight * A_E + step_weight * rho * K, K = |episode_weight| * max |A_E| + 1, so that the
+// step's progress decides the sign wherever rho = +-1.
+void progress_advantages(const BatchView& b, const Options& o, Workspace& w, double* out) {
+  const GroupGraph& graph = w.graph;
+  const double unreachable = compute_distances(graph, b, o.distance, w.dist, w.distance_scratch);
+  const size_t num_edges = static_cast<size_t>(graph.num_edges());
+  double largest = 0.0;
+  for (size_t e = 0; e < num_edges; ++e) largest = std::max(largest, std::abs(w.episode_adv[e]));
+  const double scale = std::abs(o.episode_weight) * largest + 1.0;
+  for (size_t e = 0; e < num_edges; ++e) {
+    const size_t row = static_cast<size_t>(graph.edge_row[e]);
+    const int32_t src = graph.edge_src[e];
+    const int32_t dst = graph.edge_dst[e];
+    const double rho = progress_sign(w.dist[static_cast<size_t>(src)], w.dist[static_cast<size_t>(dst)], unreachable,
+                                     b.cost ? b.cost[row] : 1.0, src == dst, !b.valid || b.valid[row]);
+    out[row] = o.episode_weight * w.episode_adv[e] + o.step_weight * rho * scale;
+  }
+}
+
 // Normalizes step returns within each step group (edges step_edges[offsets[k] .. offsets[k+1])) and writes
 // A = episode_weight * A_E + step_weight * A_S for their rows.
 void normalize_step_groups(const std::vector<int64_t>& offsets, const std::vector<int64_t>& edges, const Options& o,
@@ -166,7 +199,7 @@ void normalize_step_groups(const std::vector<int64_t>& offsets, const std::vecto
 }
 
 void process_group(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
-                   Workspace& w, double* out) {
+                   Workspace& w, double* out, const StoredTaskView* stored) {
   episode_advantage(b, layout, g, o, w);
   if (method == Method::Grpo) {
     size_t e = 0;
@@ -176,12 +209,18 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     return;
   }
   const bool similar = o.merge == Merge::Similar;
-  // graphgpo merges graph nodes; gigpo merges start states only (below), on the exact graph. In a group
-  // without a success every distance is 1 whatever the nodes are, so graphgpo skips merging there.
+  // graphgpo and progpo merge graph nodes; gigpo merges start states only (below), on the exact graph. In a
+  // group without a success graphgpo's distances are all 1 whatever the nodes are, so it skips merging there
+  // (progpo does not: merged self-loops change its sign).
+  const bool graph_method = method == Method::GraphGpo || method == Method::ProGpo;
   NodeMerging merging;
-  merging.similar = similar && method == Method::GraphGpo && group_has_success(b, layout, g);
+  merging.similar = similar && graph_method && (method != Method::GraphGpo || group_has_success(b, layout, g));
   merging.threshold = o.similarity;
-  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/method == Method::GraphGpo, merging);
+  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/graph_method, merging, stored);
+  if (method == Method::ProGpo) {
+    progress_advantages(b, o, w, out);
+    return;
+  }
   const GroupGraph& graph = w.graph;
   const size_t num_edges = static_cast<size_t>(graph.num_edges());
   w.step_return.resize(num_edges);
@@ -224,29 +263,52 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
 }  // namespace
 
 std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options) {
+  return compute_advantages(method, batch, options, nullptr);
+}
+
+std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options,
+                                       GraphMemory* memory) {
   std::vector<double> out(batch.n, 0.0);
-  compute_advantages_into(method, batch, options, out.data());
+  compute_advantages_into(method, batch, options, out.data(), memory);
   return out;
 }
 
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out) {
+  compute_advantages_into(method, batch, options, out, nullptr);
+}
+
+void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out,
+                             GraphMemory* memory) {
   validate_options(options);
+  if (memory) check_memory_options(method, options);
+  if (batch.task && !memory) fail("task is only used with a graph memory (pass memory= as well)");
   const bool similar = options.merge == Merge::Similar && method != Method::Grpo;  // grpo: no effect
   if (similar) validate_texts(batch);
   const BatchLayout layout =
-      validate_and_layout(batch, method == Method::GraphGpo && options.distance == DistanceKind::Expected,
+      validate_and_layout(batch,
+                          (method == Method::GraphGpo || method == Method::ProGpo) &&
+                              options.distance == DistanceKind::Expected,
                           options.num_threads);
   const size_t num_groups = layout.num_groups();
-  if (num_groups == 0) return;
-  // Merging similar texts costs far more per row than the rest: worth threads on much smaller batches.
-  const int threads = resolve_num_threads(options.num_threads, batch.n / (similar ? 32 : 4096));
-  // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
-  // other threads wait at the end; claiming a chunk is one atomic increment.
-  const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
-  parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
-    thread_local Workspace workspace;
-    for (size_t g = begin; g < end; ++g) process_group(method, batch, layout, g, options, workspace, out);
-  });
+  // With memory: each group's graph also holds its task's stored edges (as the memory was before the call);
+  // the memory stores this call's edges only after every group is done.
+  std::unique_ptr<GraphMemory::Call> memory_call;
+  if (memory) memory_call = std::make_unique<GraphMemory::Call>(*memory, batch, layout);
+  if (num_groups > 0) {
+    // Merging similar texts costs far more per row than the rest: worth threads on much smaller batches.
+    const int threads = resolve_num_threads(options.num_threads, batch.n / (similar ? 32 : 4096));
+    // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
+    // other threads wait at the end; claiming a chunk is one atomic increment.
+    const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
+    parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
+      thread_local Workspace workspace;
+      for (size_t g = begin; g < end; ++g) {
+        process_group(method, batch, layout, g, options, workspace, out, memory_call ? memory_call->stored(g) : nullptr);
+        if (memory_call) memory_call->group_done(g, workspace.graph);
+      }
+    });
+  }
+  if (memory_call) memory_call->commit(options.num_threads);
 }
 
 }  // namespace v0

@@ -12,14 +12,6 @@ namespace graphgpo {
 inline namespace v0 {
 namespace {
 
-// A JSON value of a flat object: options are scalars only.
-struct JsonScalar {
-  enum Kind { Number, String, Bool, Null } kind = Null;
-  double number = 0;
-  std::string text;
-  bool boolean = false;
-};
-
 class FlatJsonReader {
  public:
   explicit FlatJsonReader(const std::string& s) : s_(s) {}
@@ -171,10 +163,16 @@ void require_finite(const char* name, double value) {
 
 }  // namespace
 
+void read_flat_json(const std::string& json,
+                    const std::function<void(const std::string& key, const JsonScalar& value)>& on_member) {
+  FlatJsonReader(json).read_object(on_member);
+}
+
 Method parse_method(const std::string& name) {
   if (name == "grpo") return Method::Grpo;
   if (name == "gigpo") return Method::Gigpo;
   if (name == "graphgpo") return Method::GraphGpo;
+  if (name == "progpo") return Method::ProGpo;
   fail("unknown method '" + name + "': expected 'grpo', 'gigpo' or 'graphgpo'");
 }
 
@@ -183,6 +181,7 @@ const char* method_name(Method method) {
     case Method::Grpo: return "grpo";
     case Method::Gigpo: return "gigpo";
     case Method::GraphGpo: return "graphgpo";
+    case Method::ProGpo: return "progpo";
   }
   return "?";
 }

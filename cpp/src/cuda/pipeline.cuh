@@ -250,6 +250,7 @@ inline size_t carve(char* base, const Shape& s, size_t temp_bytes, Work& w) {
 // Host-side checks made before anything runs, in the CPU engine's order and with its messages.
 inline void check_batch(Method method, const DeviceBatch& b, const Options& o) {
   validate_options(o);
+  if (method == Method::ProGpo) fail("progpo is not implemented on the CUDA path; use graphgpo.advantages (CPU)");
   if (o.merge == Merge::Similar && method != Method::Grpo)
     fail("merge='similar' compares texts and runs on the CPU engine only (graphgpo.advantages)");
   if (b.n == 0) return;
