@@ -409,8 +409,8 @@ QUICK_SHAPES: dict[str, Shape] = {
               description="quick: 8 x 8 x <=30, integer states"),
         Shape("huge", groups=0, rollouts=16, max_steps=50, states="int", rows=4_000, seed=3,
               description="quick: 4K rows, integer states"),
-        Shape("alfworld-similar", groups=2, rollouts=4, max_steps=10, states="similar-text", text_bytes=700,
-              states_per_group=8, skill=(0.0, 0.2), seed=7, description="quick: 2 x 4 x <=10, similar text states"),
+        Shape("alfworld-similar", groups=2, rollouts=3, max_steps=8, states="similar-text", text_bytes=500,
+              states_per_group=6, skill=(0.0, 0.2), seed=7, description="quick: 2 x 3 x <=8, similar text states"),
         Shape("long-horizon", groups=2, rollouts=4, max_steps=200, states="text", states_per_group=100,
               skill=(0.0, 0.1), seed=4, description="quick: 2 x 4 x <=200, text states"),
     )
