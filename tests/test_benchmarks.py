@@ -237,3 +237,20 @@ def test_official_style_merging_equals_the_engine(method):
         np.testing.assert_allclose(engine, official, rtol=1e-9, atol=1e-9)
         if similarity == 0.95:
             assert not np.allclose(official, published_style.advantages(method, **rows))  # merging matters
+
+
+def test_merge_similar_is_bit_identical_for_any_thread_count():
+    """merge="similar" on an ALFWorld-like batch of 12 groups (enough for every thread to get several):
+    the same bits with 1, 2, 3 and 8 threads, for every estimator that merges."""
+    import graphgpo
+
+    batch = data.generate(data.Shape("threads", 12, 4, 10, states="similar-text", states_per_group=6,
+                                     text_bytes=400, skill=(0.0, 0.6), seed=11))
+    rows = {"group": batch.group, "trajectory": batch.trajectory, "state": batch.states(),
+            "success": batch.success, "valid": batch.valid}
+    for method in ("gigpo", "graphgpo", "progpo"):
+        one = graphgpo.advantages(method, merge="similar", num_threads=1, **rows)
+        assert not np.allclose(one, graphgpo.advantages(method, num_threads=1, **rows))  # merging matters
+        for threads in (2, 3, 8):
+            assert graphgpo.advantages(method, merge="similar", num_threads=threads, **rows).tobytes() == (
+                one.tobytes()), (method, threads)
