@@ -17,7 +17,7 @@ and gigpo's step groups through verl-agent's ``build_step_group(..., enable_simi
 states only, every row compared again, no cache).
 
 Unlike the published code it computes in float64 and follows SPEC.md exactly, so it returns the same
-numbers as ``tests/reference.py`` (the tests check this) and the timing comparison is fair. It covers the
+numbers as ``graphgpo.testing.reference`` (the tests check this) and the timing comparison is fair. It covers the
 defaults of SPEC plus the knobs the published code has (omega, gamma, rewards, penalty, weights, norm, eps);
 per-step rewards, costs, actions and the non-default conventions are out of scope.
 """

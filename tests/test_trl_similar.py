@@ -1,5 +1,5 @@
 """merge="similar" through the TRL layer: the trainer keeps the state texts (and gathers them), rows carry
-them to the engine, and the result is the plain-Python difflib reference's (tests/reference_similar.py).
+them to the engine, and the result is the plain-Python difflib reference's (graphgpo.testing.reference_similar).
 
 The end-to-end run uses LineWorld with text observations that carry a turn counter, so no state repeats
 exactly and only similar-state merging joins the visits of one cell.
@@ -13,8 +13,7 @@ import pytest
 pytest.importorskip("trl")
 pytest.importorskip("torch")
 
-from reference_similar import reference_similar_advantages  # noqa: E402
-
+from graphgpo.testing.reference_similar import reference_similar_advantages  # noqa: E402
 from graphgpo.trl._steps import batch_advantages, records_from_traces  # noqa: E402
 
 ROOMS = (
