@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("trl")
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
+
+import trl_helpers as H  # noqa: E402
 
 from graphgpo.testing.reference_similar import reference_similar_advantages  # noqa: E402
 from graphgpo.trl._steps import batch_advantages, records_from_traces  # noqa: E402
@@ -96,3 +98,53 @@ def test_merge_similar_refuses_keys_that_are_not_texts_and_mixed_kinds():
     with pytest.raises(ValueError, match="rollout 0 was recorded without them"):
         batch_advantages(without_texts, [0.0, 0.0], num_generations=2, method="graphgpo",
                          options={"merge": "similar"})
+
+
+class TextLineWorld(H.LineWorld):
+    """LineWorld whose trace states are room descriptions with a turn counter (never an exact repeat)."""
+
+    def reset(self, **kwargs) -> str:
+        self.turn = 0
+        return super().reset(**kwargs)
+
+    def move(self, direction: str) -> str:
+        """Move one cell along the line.
+
+        Args:
+            direction: "left" or "right".
+        """
+        result = super().move(direction)
+        before, after, valid = self.graphgpo_trace[-1]
+        self.graphgpo_trace[-1] = (room(before, self.turn), room(after, self.turn + 1), valid)
+        self.turn += 1
+        return result
+
+
+def test_trainer_merges_similar_text_states(tmp_path):
+    """GraphGPOTrainer with merge="similar": the token advantages are the difflib reference's on the
+    recorded traces, laid out per turn exactly as test_trl checks for exact merging."""
+    import test_trl as T
+
+    trainer = H.scripted_line_world_trainer(
+        str(tmp_path), per_device=8, max_completion_length=T.MAX_COMPLETION, env_class=TextLineWorld,
+        merge="similar", similarity=0.9,
+    )
+    assert trainer.args.estimator_options()["merge"] == "similar"
+    trainer.train()
+    record = trainer.recorded[0]
+    traces = record["environments_traces"]
+    assert all(isinstance(s, str) for t in traces for s, _, _ in t) and any(traces)
+
+    def expected(reference):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(T, "reference_advantages", reference)
+            return T._expected_token_advantages(
+                record, trainer.processing_class, record["environments_success"], num_generations=4, omega=0.5
+            )
+
+    exact_reference = T.reference_advantages
+    merged = expected(lambda method, **rows: reference_similar_advantages(method, **rows, similarity=0.9))
+    torch.testing.assert_close(record["advantages"].double(), merged, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(merged, expected(exact_reference), atol=1e-3)  # merging changed the credit
+    logged = next(h for h in trainer.state.log_history if "graph/mean_merged_states_per_group" in h)
+    assert logged["graph/mean_merged_states_per_group"] > 0
