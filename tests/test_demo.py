@@ -241,7 +241,7 @@ def _demo_cli(args, tmp_path, capsys):
     (["--target", "0"], "--target must be a success rate in (0, 1], got 0.0"),
     (["--threads", "0"], "--threads must be an integer >= 1, got 0"),
     (["--jobs", "-1"], "--jobs must be an integer >= 0, got -1"),
-    (["--estimators", "grpo,ppo"], "--estimators must be some of grpo, gigpo, graphgpo, got 'ppo'"),
+    (["--estimators", "grpo,ppo"], "--estimators must be some of grpo, gigpo, graphgpo, graphgpo+memory, progpo, got 'ppo'"),
     (["--estimators", "grpo,grpo"], "--estimators must be listed once each"),
     (["--estimators", ","], "--estimators must be a non-empty list"),
 ])
@@ -343,12 +343,14 @@ def test_progress_is_a_bar_on_a_terminal():
 # -- estimator rows are data ----------------------------------------------------------------------------
 
 def test_estimator_rows_are_label_method_options_memory():
-    assert demo.LABELS == ("grpo", "gigpo", "graphgpo")
+    assert demo.LABELS == ("grpo", "gigpo", "graphgpo", "graphgpo+memory", "progpo")
     for row in demo.ESTIMATORS:
         assert row.method in graphgpo.METHODS
         assert set(row.options) <= set(graphgpo.DEFAULT_OPTIONS)
     rows = {row.label: row for row in demo.ESTIMATORS}
     assert rows["graphgpo"].options == {"omega": 0.8} and rows["gigpo"].options == {"gamma": 0.95}
+    assert rows["graphgpo+memory"] == demo.Estimator("graphgpo+memory", "graphgpo", {"omega": 0.8}, memory=True)
+    assert rows["progpo"] == demo.Estimator("progpo", "progpo") and not rows["graphgpo"].memory
     assert demo.BASELINE in rows
     cfg = demo.DemoConfig(estimators=("gigpo", "graphgpo"), overrides={"omega": 0.5})
     assert [(r.label, dict(r.options)) for r in cfg.rows()] == [("gigpo", {"gamma": 0.95}),
