@@ -300,7 +300,7 @@ def test_one_trace_recorder_serves_the_grid_games_and_the_adapters():
     level = "######\n#@ $.#\n######"
     full, inner = SokobanEnvironment(), SokobanEnvironment(border=False)
     assert full.reset(level=level).endswith(level) and inner.reset(level=level).endswith("\n@ $.")
-    assert inner.move("right") == " @$.\n\nMoved right." and not inner.done
+    assert inner.move("right") == "Moved right.\n\n @$." and not inner.done
     assert inner.graphgpo_trace == [(level, "######\n# @$.#\n######", True)]  # keys stay full boards
 
 
