@@ -20,6 +20,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("train a small policy on bundled Sokoban with grpo, gigpo and graphgpo and compare them",
              "graphgpo.demo:"),
+    "demo-llm": ("warm-start a small chat LLM on bundled Sokoban, then train it with GraphGPOTrainer (grpo vs "
+                 "graphgpo) on CPU and compare held-out success", "graphgpo.trl.demo:"),
     "info": ("print the version and build information", "graphgpo.cli:_info_"),
 }
 
