@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -95,7 +96,8 @@ def test_cli_prints_the_table_with_intervals_and_paired_differences(quick_cli):
     for est in demo.LABELS:
         assert f"\n{est} " in printed
     assert "Δ AUC vs graphgpo" in printed and "95% confidence interval" in printed
-    assert "s wall" in printed and "s CPU" in printed and "load average" in printed
+    words = " ".join(printed.split())
+    assert " s wall, " in words and " s CPU (in one process on " in words and "load average (1 min)" in words
     graphgpo_row = next(line for line in printed.splitlines() if line.startswith("graphgpo "))
     assert "—" in graphgpo_row  # no paired difference of the baseline with itself
     assert demo.format_table(quick_cli.results) in printed
@@ -447,3 +449,133 @@ def test_summaries_and_paired_differences():
     assert paired_difference([0.3, None], [0.2, 0.1])["n"] == 1
     with pytest.raises(ValueError):
         paired_difference([0.1], [0.1, 0.2])
+
+
+# -- the README's demo numbers come from a run of the code ----------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+SAVED = ROOT / "docs" / "demo_results.json"
+
+
+def _readme_table(text: str) -> tuple[list[str], list[str]]:
+    """(header cells, estimator labels) of the Markdown table inside the demo results block."""
+    from graphgpo.demo.report import BEGIN, END
+
+    assert text.count(BEGIN) == 1 and text.count(END) == 1, "README.md needs exactly one demo results block"
+    block = text[text.index(BEGIN):text.index(END)]
+    lines = [line for line in block.splitlines() if line.startswith("|")]
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
+    assert len(cells) >= 3 and set("".join(cells[1])) <= {"-", ":"}, "no Markdown table in the block"
+    return cells[0], [row[0] for row in cells[2:]]
+
+
+def test_readme_table_has_the_shape_of_a_fresh_quick_run(quick_cli):
+    """Columns and estimator rows of the README's demo table match what the current code produces."""
+    from graphgpo.demo.report import markdown_table
+
+    fresh_header, fresh_rows = _readme_table("\n".join([demo.report.BEGIN, markdown_table(quick_cli.results),
+                                                        demo.report.END]))
+    header, rows = _readme_table(README.read_text())
+    assert header == fresh_header, "README demo table columns differ from the demo's; regenerate it (see README)"
+    assert rows == fresh_rows, "README demo table rows differ from the demo's estimators; regenerate it (see README)"
+
+
+def test_readme_block_is_generated_from_the_saved_default_run():
+    """The README's numbers are exactly what the report script makes of docs/demo_results.json, and that
+    file is a full default run of the current demo (same settings, same estimator rows)."""
+    from dataclasses import asdict
+
+    from graphgpo.demo.report import readme_block, replace_block
+
+    saved = json.loads(SAVED.read_text())
+    text = README.read_text()
+    assert replace_block(text, readme_block(saved)) == text, (
+        "README demo block differs from docs/demo_results.json: python -m graphgpo.demo.readme docs/demo_results.json")
+    default = asdict(demo.DemoConfig())
+    default["estimators"] = list(demo.LABELS)
+    default["lr"], default["entropy_coef"] = demo.DemoConfig().learning_rate, demo.DemoConfig().entropy
+    for key in ("out", "progress", "jobs", "threads"):  # how a run is executed, not what it computes
+        default.pop(key)
+        saved["config"].pop(key)
+    assert saved["config"] == default, "docs/demo_results.json is not a default run of the current demo"
+    assert saved["estimators"] == [{"label": r.label, "method": r.method, "options": dict(r.options),
+                                    "memory": r.memory} for r in demo.ESTIMATORS]
+    assert len(saved["seeds"]) >= 5 and not saved["config"]["quick"]
+    _check_results(saved)
+
+
+def test_readme_command_rewrites_only_the_block(quick_cli, tmp_path, capsys):
+    from graphgpo.demo import readme
+    from graphgpo.demo.report import BEGIN, END, markdown_table
+
+    results_json = str(quick_cli.out / "results.json")
+    page = tmp_path / "README.md"
+    page.write_text(f"# title\n\nbefore\n{BEGIN}\nold numbers\n{END}\nafter\n")
+    assert readme.main([results_json, "--readme", str(page), "--check"]) == 1
+    assert "differs" in capsys.readouterr().err
+    assert readme.main([results_json, "--readme", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith(f"# title\n\nbefore\n{BEGIN}\n`graphgpo demo` (graphgpo {graphgpo.__version__}")
+    assert text.endswith(f"{END}\nafter\n") and "old numbers" not in text
+    words = " ".join(text.split())
+    assert markdown_table(quick_cli.results) in text and " s wall, " in words and "load average" in words
+    assert readme.main([results_json, "--readme", str(page), "--check"]) == 0
+    page.write_text("no markers\n")
+    capsys.readouterr()
+    assert readme.main([results_json, "--readme", str(page)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no demo results block" in err
+    assert page.read_text() == "no markers\n"
+
+
+def test_progress_without_tqdm_on_a_terminal_says_so_and_prints_lines(monkeypatch, capsys):
+    import io
+    import sys
+
+    from graphgpo.demo.runner import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    stream = Terminal()
+    progress = Progress(1, True, stream=stream)
+    progress.done(SimpleNamespace(estimator="grpo", seed=0, auc=0.25, final_success=0.5, seconds=1.0))
+    progress.close()
+    assert stream.getvalue() == "[1/1] grpo seed 0: AUC 25.0%, final success 50.0% (1.0 s)\n"
+    assert capsys.readouterr().err == ("graphgpo demo: tqdm is not installed, so progress comes as plain lines "
+                                       "(pip install tqdm for a progress bar)\n")
+
+
+def test_ctrl_c_stops_the_workers_and_keeps_the_finished_runs(tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C in a terminal does) while workers train: one line,
+    exit 1, the finished runs in runs.jsonl, the workers stopped at once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    _engine()
+    out = tmp_path / "out"
+    code = ("from graphgpo import cli; raise SystemExit(cli.main(['demo', '--episodes', '512', '--seeds', '4', "
+            f"'--estimators', 'grpo', '--jobs', '2', '--out', {str(out)!r}]))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    log = out / "runs.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if log.exists() and log.read_text():
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    t0 = time.time()
+    _, err = proc.communicate(timeout=120)
+    assert time.time() - t0 < 30
+    assert proc.returncode == 1, err
+    finished = log.read_text().splitlines()
+    assert 1 <= len(finished) < 4
+    assert err == (f"graphgpo demo: error: interrupted after {len(finished)} of 4 runs; the finished runs are in "
+                   f"{log}\n")
+    assert not (out / "results.json").exists()

@@ -136,3 +136,36 @@ def test_str_and_bytes_do_not_mix():
         _core._similarity_reaches(b"abc", "abc", 0.5)
     with pytest.raises(TypeError):
         _core._similarity_ratio(1, 2)
+
+
+def official_merge(texts, threshold):
+    """The official recipe's canonicalizer: exact-match cache, then first-fit against first-seen reps."""
+    reps, cache, out = [], {}, []
+    for s in texts:
+        if s not in cache:
+            cache[s] = next((k for k, r in enumerate(reps) if difflib_ratio(s, r) >= threshold), len(reps))
+            if cache[s] == len(reps):
+                reps.append(s)
+        out.append(cache[s])
+    return out
+
+
+@st.composite
+def text_lists(draw):
+    bases = draw(st.lists(texts(max_size=300), min_size=1, max_size=4))
+    out = []
+    for _ in range(draw(st.integers(0, 25))):
+        base = draw(st.sampled_from(bases + out)) if out and draw(st.booleans()) else draw(st.sampled_from(bases))
+        out.append(draw(edited(base)) if draw(st.booleans()) else base)
+    return out
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=text_lists(), threshold=st.sampled_from([0.3, 0.6, 0.8, 0.9, 0.95, 0.99]), as_bytes=st.booleans())
+def test_greedy_merge_equals_official_loop(items, threshold, as_bytes):
+    if as_bytes:
+        items = [s.encode() for s in items]
+    got, stats = _core._merge_similar(items, threshold)
+    assert got.tolist() == official_merge(items, threshold)
+    assert stats["representatives"] == len(set(got.tolist()))
+    assert stats["texts"] == len(set(items))

@@ -146,5 +146,27 @@ BatchLayout validate_and_layout(const BatchView& b, bool need_action, int num_th
   return layout;
 }
 
+namespace {
+
+void check_texts(const TextRef* texts, size_t n, const char* field) {
+  for (size_t i = 0; i < n; ++i) {
+    const TextRef& t = texts[i];
+    if (t.width != 1 && t.width != 2 && t.width != 4) row_error(i, std::string(field) + ": bad text element width");
+    if (t.size >= UINT32_MAX) row_error(i, std::string(field) + ": text too long for merge=\"similar\"");
+    if (t.size > 0 && t.data == nullptr) row_error(i, std::string(field) + ": text data is null");
+  }
+}
+
+}  // namespace
+
+void validate_texts(const BatchView& b) {
+  if (b.n == 0) return;
+  if (!b.state_text || (b.next_state && !b.next_state_text))
+    throw Error(ErrorCode::TypeMismatch,
+                "merge=\"similar\" needs text states (str or bytes) for state and next_state");
+  check_texts(b.state_text, b.n, "state");
+  if (b.next_state) check_texts(b.next_state_text, b.n, "next_state");
+}
+
 }  // namespace v0
 }  // namespace graphgpo

@@ -2,17 +2,25 @@
 // thread-local message, so no exception ever crosses the C boundary.
 #include "graphgpo/graphgpo.h"
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "graphgpo/error.hpp"
 #include "graphgpo/estimators.hpp"
 #include "graphgpo/fingerprint.hpp"
 #include "graphgpo/graph_batch.hpp"
+#include "graphgpo/memory.hpp"
 
 struct graphgpo_graphs {
   graphgpo::GraphBatch batch;
+};
+
+struct graphgpo_memory {
+  std::unique_ptr<graphgpo::GraphMemory> memory;
 };
 
 namespace {
@@ -34,6 +42,7 @@ graphgpo_status_t guarded(Body body) {
       case graphgpo::ErrorCode::TypeMismatch: return GRAPHGPO_TYPE_ERROR;
       case graphgpo::ErrorCode::OutOfMemory: return GRAPHGPO_OUT_OF_MEMORY;
       case graphgpo::ErrorCode::NotCompiledWithCuda: return GRAPHGPO_NOT_COMPILED_WITH_CUDA;
+      case graphgpo::ErrorCode::Io: return GRAPHGPO_IO_ERROR;
       default: return GRAPHGPO_INTERNAL;
     }
   } catch (const std::bad_alloc&) {
@@ -79,6 +88,126 @@ graphgpo::BatchView make_view(size_t n, const int64_t* group, const int64_t* tra
   b.action = action;
   return b;
 }
+
+// A graphgpo_batch_t as the library knows it: the caller's first struct_size bytes, the rest zero.
+graphgpo_batch_t read_batch(const graphgpo_batch_t* batch) {
+  require(batch, "batch");
+  if (batch->struct_size < offsetof(graphgpo_batch_t, n) + sizeof(size_t))
+    graphgpo::fail("batch->struct_size must be set to sizeof(graphgpo_batch_t)");
+  graphgpo_batch_t b;
+  std::memset(&b, 0, sizeof(b));
+  std::memcpy(&b, batch, std::min(batch->struct_size, sizeof(b)));
+  return b;
+}
+
+// Strict UTF-8 (what Python's bytes.decode("utf-8") accepts) to code points; false if invalid.
+bool decode_utf8(const unsigned char* s, size_t size, std::vector<uint32_t>& out) {
+  size_t i = 0;
+  while (i < size) {
+    const unsigned c = s[i];
+    if (c < 0x80) {
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    unsigned lo = 0x80, hi = 0xBF;  // bounds of the second byte (overlongs, surrogates, > U+10FFFF)
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + len > size) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned d = s[i + k];
+      if (d < (k == 1 ? lo : 0x80u) || d > (k == 1 ? hi : 0xBFu)) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    out.push_back(cp);
+    i += len;
+  }
+  return true;
+}
+
+// Texts and fingerprints of one state column of a graphgpo_batch_t, owned for the duration of a call.
+struct TextColumn {
+  std::vector<graphgpo::TextRef> refs;
+  std::vector<uint32_t> code_points;        // text_encoding 1: all rows' code points, back to back
+  std::vector<graphgpo::Fingerprint> fingerprints;  // when the caller gave texts but no fingerprints
+
+  void load(size_t n, const char* const* text, const size_t* size, int32_t encoding, bool need_fingerprints,
+            const char* name) {
+    require(text, name);
+    require(size, (std::string(name) + "_size").c_str());
+    refs.resize(n);
+    std::vector<size_t> begin;
+    if (encoding == 1) begin.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (!text[i] && size[i] > 0) graphgpo::fail(std::string(name) + "[" + std::to_string(i) + "] is NULL");
+      if (encoding == 1) {
+        begin[i] = code_points.size();
+        if (!decode_utf8(reinterpret_cast<const unsigned char*>(text[i]), size[i], code_points))
+          graphgpo::fail("row " + std::to_string(i) + ": " + name + " is not valid UTF-8");
+      } else {
+        refs[i] = graphgpo::TextRef{text[i], size[i], 1};
+      }
+    }
+    if (encoding == 1) {
+      for (size_t i = 0; i < n; ++i) {
+        const size_t end = i + 1 < n ? begin[i + 1] : code_points.size();
+        refs[i] = graphgpo::TextRef{code_points.data() + begin[i], end - begin[i], 4};
+      }
+    }
+    if (need_fingerprints) {
+      fingerprints.resize(n);
+      graphgpo::fingerprint_buffers_batch(text, size, n, fingerprints.data(), 0);
+    }
+  }
+};
+
+// The engine's view of a graphgpo_batch_t, with decoded texts and derived fingerprints kept alive here.
+struct BatchInput {
+  graphgpo::BatchView view;
+  TextColumn state_text, next_state_text;
+
+  explicit BatchInput(const graphgpo_batch_t* caller) {
+    const graphgpo_batch_t b = read_batch(caller);
+    const bool texts = b.state_text || b.state_text_size;
+    if (b.text_encoding != 0 && b.text_encoding != 1) graphgpo::fail("batch->text_encoding must be 0 or 1");
+    view = make_view(b.n, b.group, b.trajectory, b.state ? b.state : (texts ? kPlaceholder : nullptr),
+                     b.next_state, b.success, b.valid, b.reward, b.cost, b.action);
+    view.task = b.task;  // graph memory task keys (the engine refuses them without a memory)
+    if (b.n == 0) return;
+    if (texts) {
+      state_text.load(b.n, b.state_text, b.state_text_size, b.text_encoding, !b.state, "state_text");
+      view.state_text = state_text.refs.data();
+      if (!b.state) view.state = state_text.fingerprints.data();
+    }
+    if (b.next_state_text || b.next_state_text_size) {
+      if (!texts) graphgpo::fail("batch->next_state_text needs state_text");
+      next_state_text.load(b.n, b.next_state_text, b.next_state_text_size, b.text_encoding, !b.next_state,
+                           "next_state_text");
+      view.next_state_text = next_state_text.refs.data();
+      if (!b.next_state) view.next_state = next_state_text.fingerprints.data();
+    }
+  }
+
+  static const graphgpo_fingerprint_t kPlaceholder[1];  // passes make_view's NULL check; replaced above
+};
+
+const graphgpo_fingerprint_t BatchInput::kPlaceholder[1] = {{0, 0}};
 
 const graphgpo::GraphBatch& graphs_of(const graphgpo_graphs_t* h, size_t g) {
   require(h, "graphs");
@@ -165,6 +294,32 @@ graphgpo_status_t graphgpo_advantages(const char* method, size_t n, const int64_
   });
 }
 
+graphgpo_status_t graphgpo_advantages_batch(const char* method, const graphgpo_batch_t* batch, const char* options_json,
+                                            graphgpo_memory_t* memory, double* out) {
+  return guarded([&] {
+    require(method, "method");
+    const graphgpo::Method m = graphgpo::parse_method(method);
+    const graphgpo::Options options = graphgpo::parse_options_json(options_json ? options_json : "");
+    const BatchInput input(batch);
+    if (input.view.n > 0) require(out, "out");
+    const std::vector<double> result =
+        graphgpo::compute_advantages(m, input.view, options, memory ? memory->memory.get() : nullptr);
+    if (input.view.n > 0) std::memcpy(out, result.data(), input.view.n * sizeof(double));
+  });
+}
+
+graphgpo_status_t graphgpo_graphs_build_batch(const graphgpo_batch_t* batch, const char* options_json,
+                                              graphgpo_graphs_t** out) {
+  return guarded([&] {
+    require(out, "out");
+    const graphgpo::Options options = graphgpo::parse_options_json(options_json ? options_json : "");
+    const BatchInput input(batch);
+    if (input.view.task) graphgpo::fail("batch->task is only used by graphgpo_advantages_batch with a memory");
+    auto* handle = new graphgpo_graphs{graphgpo::build_graph_batch(input.view, options)};
+    *out = handle;
+  });
+}
+
 graphgpo_status_t graphgpo_graphs_build(size_t n, const int64_t* group, const int64_t* trajectory,
                                         const graphgpo_fingerprint_t* state, const graphgpo_fingerprint_t* next_state,
                                         const uint8_t* success, const double* cost, const int64_t* action,
@@ -227,6 +382,44 @@ graphgpo_status_t graphgpo_graphs_nodes(const graphgpo_graphs_t* graphs, size_t 
         states[v].hi = graph.node_state[v].hi;
       }
     }
+  });
+}
+
+graphgpo_status_t graphgpo_memory_create(const char* options_json, graphgpo_memory_t** out) {
+  return guarded([&] {
+    require(out, "out");
+    const graphgpo::MemoryBounds bounds = graphgpo::parse_memory_options_json(options_json ? options_json : "");
+    *out = new graphgpo_memory{std::make_unique<graphgpo::GraphMemory>(bounds)};
+  });
+}
+
+void graphgpo_memory_free(graphgpo_memory_t* memory) { delete memory; }
+
+graphgpo_status_t graphgpo_memory_save(const graphgpo_memory_t* memory, const char* path) {
+  return guarded([&] {
+    require(memory, "memory");
+    require(path, "path");
+    memory->memory->save(path);
+  });
+}
+
+graphgpo_status_t graphgpo_memory_load(const char* path, graphgpo_memory_t** out) {
+  return guarded([&] {
+    require(path, "path");
+    require(out, "out");
+    *out = new graphgpo_memory{graphgpo::GraphMemory::load(path)};
+  });
+}
+
+graphgpo_status_t graphgpo_memory_stats(const graphgpo_memory_t* memory, uint64_t* tasks, uint64_t* edges,
+                                        uint64_t* bytes, uint64_t* calls) {
+  return guarded([&] {
+    require(memory, "memory");
+    const graphgpo::MemoryStats s = memory->memory->stats();
+    if (tasks) *tasks = s.tasks;
+    if (edges) *edges = s.edges;
+    if (bytes) *bytes = s.bytes;
+    if (calls) *calls = s.calls;
   });
 }
 

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "graphgpo/distances.hpp"
+#include "graphgpo/error.hpp"
 #include "graphgpo/graph.hpp"
 #include "graphgpo/normalize.hpp"
 #include "graphgpo/parallel.hpp"
@@ -47,6 +49,9 @@ struct Workspace {
   std::vector<double> episode_adv;     // per edge
   std::vector<double> step_return;     // per edge
   std::vector<double> gathered;
+  std::vector<int32_t> step_key;  // merge="similar": step group of each edge
+  std::vector<int32_t> start_rep;  // gigpo merge="similar": representative of each exact start state
+  std::vector<int64_t> step_offsets, step_edges;
 };
 
 // Rows of group g in batch order, as [lo, hi) runs of its trajectories.
@@ -135,8 +140,60 @@ void graph_returns(const BatchView& b, const Options& o, Workspace& w) {
   }
 }
 
+// ProGPO's progress of one row (SPEC "ProGPO"): -1 for an invalid action or a self-loop; 0 where both ends
+// cannot reach SUCCESS (every row of a group without a success); else min(1, (d(s) - d(s')) / cost) when the
+// step gets closer to SUCCESS by more than a rounding error, -1 when it does not.
+constexpr double kProgressTolerance = 1e-9;
+
+double progress_sign(double d_state, double d_next, double unreachable, double cost, bool loop, bool valid) {
+  if (loop || !valid) return -1.0;
+  if (d_state == unreachable && d_next == unreachable) return 0.0;
+  const double q = (d_state - d_next) / cost;
+  return q > kProgressTolerance ? std::min(1.0, q) : -1.0;
+}
+
+// ProGPO: A = episode_weight * A_E + step_weight * rho * K, K = |episode_weight| * max |A_E| + 1, so that the
+// step's progress decides the sign wherever rho = +-1.
+void progress_advantages(const BatchView& b, const Options& o, Workspace& w, double* out) {
+  const GroupGraph& graph = w.graph;
+  const double unreachable = compute_distances(graph, b, o.distance, w.dist, w.distance_scratch);
+  const size_t num_edges = static_cast<size_t>(graph.num_edges());
+  double largest = 0.0;
+  for (size_t e = 0; e < num_edges; ++e) largest = std::max(largest, std::abs(w.episode_adv[e]));
+  const double scale = std::abs(o.episode_weight) * largest + 1.0;
+  for (size_t e = 0; e < num_edges; ++e) {
+    const size_t row = static_cast<size_t>(graph.edge_row[e]);
+    const int32_t src = graph.edge_src[e];
+    const int32_t dst = graph.edge_dst[e];
+    const double rho = progress_sign(w.dist[static_cast<size_t>(src)], w.dist[static_cast<size_t>(dst)], unreachable,
+                                     b.cost ? b.cost[row] : 1.0, src == dst, !b.valid || b.valid[row]);
+    out[row] = o.episode_weight * w.episode_adv[e] + o.step_weight * rho * scale;
+  }
+}
+
+// Normalizes step returns within each step group (edges step_edges[offsets[k] .. offsets[k+1])) and writes
+// A = episode_weight * A_E + step_weight * A_S for their rows.
+void normalize_step_groups(const std::vector<int64_t>& offsets, const std::vector<int64_t>& edges, const Options& o,
+                           Workspace& w, double* out) {
+  const GroupGraph& graph = w.graph;
+  auto& gathered = w.gathered;
+  for (size_t v = 0; v + 1 < offsets.size(); ++v) {
+    const int64_t first = offsets[v];
+    const size_t count = static_cast<size_t>(offsets[v + 1] - first);
+    if (count == 0) continue;
+    gathered.resize(count);
+    for (size_t k = 0; k < count; ++k)
+      gathered[k] = w.step_return[static_cast<size_t>(edges[static_cast<size_t>(first) + k])];
+    normalize_segment(gathered.data(), count, o.norm, o.eps, SingletonRule::Zero, gathered.data());
+    for (size_t k = 0; k < count; ++k) {
+      const size_t e = static_cast<size_t>(edges[static_cast<size_t>(first) + k]);
+      out[graph.edge_row[e]] = o.episode_weight * w.episode_adv[e] + o.step_weight * gathered[k];
+    }
+  }
+}
+
 void process_group(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
-                   Workspace& w, double* out) {
+                   Workspace& w, double* out, const StoredTaskView* stored) {
   episode_advantage(b, layout, g, o, w);
   if (method == Method::Grpo) {
     size_t e = 0;
@@ -145,7 +202,17 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     });
     return;
   }
-  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/method == Method::GraphGpo);
+  const bool similar = o.merge == Merge::Similar;
+  // graphgpo and progpo merge graph nodes; gigpo merges start states only (below), on the exact graph.
+  const bool graph_method = method == Method::GraphGpo || method == Method::ProGpo;
+  NodeMerging merging;
+  merging.similar = similar && graph_method;
+  merging.threshold = o.similarity;
+  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/graph_method, merging, stored);
+  if (method == Method::ProGpo) {
+    progress_advantages(b, o, w, out);
+    return;
+  }
   const GroupGraph& graph = w.graph;
   const size_t num_edges = static_cast<size_t>(graph.num_edges());
   w.step_return.resize(num_edges);
@@ -158,46 +225,82 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     for (size_t e = 0; e < num_edges; ++e)
       if (!b.valid[graph.edge_row[e]]) w.step_return[e] -= o.invalid_penalty;
   }
-  // Step groups are the rows leaving one node: exactly the out-edges of each node in the CSR.
-  auto& gathered = w.gathered;
-  for (size_t v = 0; v < static_cast<size_t>(graph.num_nodes()); ++v) {
-    const int64_t first = graph.out_offsets[v];
-    const size_t count = static_cast<size_t>(graph.out_offsets[v + 1] - first);
-    if (count == 0) continue;
-    gathered.resize(count);
-    for (size_t k = 0; k < count; ++k)
-      gathered[k] = w.step_return[static_cast<size_t>(graph.out_edges[static_cast<size_t>(first) + k])];
-    normalize_segment(gathered.data(), count, o.norm, o.eps, SingletonRule::Zero, gathered.data());
-    for (size_t k = 0; k < count; ++k) {
-      const size_t e = static_cast<size_t>(graph.out_edges[static_cast<size_t>(first) + k]);
-      out[graph.edge_row[e]] = o.episode_weight * w.episode_adv[e] + o.step_weight * gathered[k];
-    }
+  // Step groups: the rows leaving one node, i.e. the out-edges of each node in the CSR, unless merging
+  // made the nodes differ from the step groups.
+  if (!similar) {
+    normalize_step_groups(graph.out_offsets, graph.out_edges, o, w, out);
+    return;
   }
+  size_t num_keys;
+  if (method == Method::GraphGpo) {
+    w.step_key = graph.edge_exact_src;  // graphgpo: step groups stay exact (the official recipe)
+    num_keys = static_cast<size_t>(graph.num_exact_states) + 1;
+  } else {
+    // gigpo (verl-agent's enable_similarity): start states only, in row order, merged greedily.
+    SimilarMerger& merger = w.graph_scratch.merger;
+    merger.reset(o.similarity);
+    w.start_rep.assign(static_cast<size_t>(graph.num_nodes()), -1);
+    w.step_key.resize(num_edges);
+    for (size_t e = 0; e < num_edges; ++e) {
+      const size_t v = static_cast<size_t>(graph.edge_src[e]);
+      if (w.start_rep[v] < 0) w.start_rep[v] = merger.add(origin_text(b, graph.node_origin[v]));
+      w.step_key[e] = w.start_rep[v];
+    }
+    num_keys = merger.num_representatives();
+  }
+  build_csr(w.step_key, num_keys, w.step_offsets, w.step_edges);
+  normalize_step_groups(w.step_offsets, w.step_edges, o, w, out);
 }
 
 }  // namespace
 
 std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options) {
+  return compute_advantages(method, batch, options, nullptr);
+}
+
+std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options,
+                                       GraphMemory* memory) {
   std::vector<double> out(batch.n, 0.0);
-  compute_advantages_into(method, batch, options, out.data());
+  compute_advantages_into(method, batch, options, out.data(), memory);
   return out;
 }
 
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out) {
+  compute_advantages_into(method, batch, options, out, nullptr);
+}
+
+void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out,
+                             GraphMemory* memory) {
   validate_options(options);
+  if (memory) check_memory_options(method, options);
+  if (batch.task && !memory) fail("task is only used with a graph memory (pass memory= as well)");
+  const bool similar = options.merge == Merge::Similar && method != Method::Grpo;  // grpo: no effect
+  if (similar) validate_texts(batch);
   const BatchLayout layout =
-      validate_and_layout(batch, method == Method::GraphGpo && options.distance == DistanceKind::Expected,
+      validate_and_layout(batch,
+                          (method == Method::GraphGpo || method == Method::ProGpo) &&
+                              options.distance == DistanceKind::Expected,
                           options.num_threads);
   const size_t num_groups = layout.num_groups();
-  if (num_groups == 0) return;
-  const int threads = resolve_num_threads(options.num_threads, batch.n / 4096);
-  // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
-  // other threads wait at the end; claiming a chunk is one atomic increment.
-  const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
-  parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
-    thread_local Workspace workspace;
-    for (size_t g = begin; g < end; ++g) process_group(method, batch, layout, g, options, workspace, out);
-  });
+  // With memory: each group's graph also holds its task's stored edges (as the memory was before the call);
+  // the memory stores this call's edges only after every group is done.
+  std::unique_ptr<GraphMemory::Call> memory_call;
+  if (memory) memory_call = std::make_unique<GraphMemory::Call>(*memory, batch, layout);
+  if (num_groups > 0) {
+    // Merging similar texts costs far more per row than the rest: worth threads on much smaller batches.
+    const int threads = resolve_num_threads(options.num_threads, batch.n / (similar ? 32 : 4096));
+    // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
+    // other threads wait at the end; claiming a chunk is one atomic increment.
+    const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
+    parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
+      thread_local Workspace workspace;
+      for (size_t g = begin; g < end; ++g) {
+        process_group(method, batch, layout, g, options, workspace, out, memory_call ? memory_call->stored(g) : nullptr);
+        if (memory_call) memory_call->group_done(g, workspace.graph);
+      }
+    });
+  }
+  if (memory_call) memory_call->commit(options.num_threads);
 }
 
 }  // namespace v0

@@ -14,17 +14,21 @@ GraphBatch build_graph_batch(const BatchView& batch, const Options& options) {
   validate_options(options);
   GraphBatch out;
   out.num_rows = batch.n;
+  NodeMerging merging;
+  merging.similar = options.merge == Merge::Similar;
+  merging.threshold = options.similarity;
+  if (merging.similar) validate_texts(batch);
   out.layout = validate_and_layout(batch, options.distance == DistanceKind::Expected, options.num_threads);
   const size_t num_groups = out.layout.num_groups();
   out.graphs.resize(num_groups);
   out.distances.resize(num_groups);
   out.unreachable_distance.resize(num_groups);
-  const int threads = resolve_num_threads(options.num_threads, batch.n / 4096);
+  const int threads = resolve_num_threads(options.num_threads, batch.n / (merging.similar ? 32 : 4096));
   parallel_for(num_groups, 1, threads, [&](size_t begin, size_t end) {
     GraphScratch graph_scratch;
     DistanceScratch distance_scratch;
     for (size_t g = begin; g < end; ++g) {
-      build_group_graph(batch, out.layout, g, out.graphs[g], graph_scratch);
+      build_group_graph(batch, out.layout, g, out.graphs[g], graph_scratch, /*with_reverse=*/true, merging);
       out.unreachable_distance[g] =
           compute_distances(out.graphs[g], batch, options.distance, out.distances[g], distance_scratch);
     }

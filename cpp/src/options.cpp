@@ -12,14 +12,6 @@ namespace graphgpo {
 inline namespace v0 {
 namespace {
 
-// A JSON value of a flat object: options are scalars only.
-struct JsonScalar {
-  enum Kind { Number, String, Bool, Null } kind = Null;
-  double number = 0;
-  std::string text;
-  bool boolean = false;
-};
-
 class FlatJsonReader {
  public:
   explicit FlatJsonReader(const std::string& s) : s_(s) {}
@@ -171,10 +163,16 @@ void require_finite(const char* name, double value) {
 
 }  // namespace
 
+void read_flat_json(const std::string& json,
+                    const std::function<void(const std::string& key, const JsonScalar& value)>& on_member) {
+  FlatJsonReader(json).read_object(on_member);
+}
+
 Method parse_method(const std::string& name) {
   if (name == "grpo") return Method::Grpo;
   if (name == "gigpo") return Method::Gigpo;
   if (name == "graphgpo") return Method::GraphGpo;
+  if (name == "progpo") return Method::ProGpo;
   fail("unknown method '" + name + "': expected 'grpo', 'gigpo' or 'graphgpo'");
 }
 
@@ -183,6 +181,7 @@ const char* method_name(Method method) {
     case Method::Grpo: return "grpo";
     case Method::Gigpo: return "gigpo";
     case Method::GraphGpo: return "graphgpo";
+    case Method::ProGpo: return "progpo";
   }
   return "?";
 }
@@ -199,6 +198,8 @@ void validate_options(const Options& o) {
   require_finite("eps", o.eps);
   if (o.eps < 0.0) fail("option 'eps' must be >= 0");
   if (o.num_threads < 0) fail("option 'num_threads' must be >= 0");
+  if (!(o.similarity > 0.0 && o.similarity < 1.0))
+    fail("option 'similarity' must lie in (0, 1), got " + std::to_string(o.similarity));
 }
 
 Options parse_options_json(const std::string& json) {
@@ -219,6 +220,9 @@ Options parse_options_json(const std::string& json) {
       o.episode_stats = choose(key, v, "per_step", EpisodeStats::PerStep, "per_trajectory", EpisodeStats::PerTrajectory);
     else if (key == "distance")
       o.distance = choose(key, v, "shortest", DistanceKind::Shortest, "expected", DistanceKind::Expected);
+    else if (key == "merge")
+      o.merge = choose(key, v, "exact", Merge::Exact, "similar", Merge::Similar);
+    else if (key == "similarity") o.similarity = as_number(key, v);
     else if (key == "normalize_distance") {
       if (v.kind != JsonScalar::Bool) fail("option 'normalize_distance' must be true or false");
       o.normalize_distance = v.boolean;
@@ -233,7 +237,7 @@ Options parse_options_json(const std::string& json) {
     } else {
       fail("unknown option '" + key +
            "': expected one of omega, gamma, success_reward, invalid_penalty, step_weight, episode_weight, norm, "
-           "eps, convention, episode_stats, normalize_distance, distance, num_threads");
+           "eps, convention, episode_stats, normalize_distance, distance, merge, similarity, num_threads");
     }
   });
   validate_options(o);

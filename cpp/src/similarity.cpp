@@ -187,7 +187,9 @@ struct Match {
   size_t i, j, size;
 };
 
-// difflib's find_longest_match(alo, ahi, blo, bhi) with isjunk=None.
+// difflib's find_longest_match(alo, ahi, blo, bhi) with isjunk=None. `rows` lists, ascending, the
+// positions i of a whose element is indexed in b, with its slot: the other rows find nothing in b2j and
+// leave j2len empty, which the stamps below express without visiting them.
 Match find_longest_match(const uint32_t* a, const PreparedText& second, size_t alo, size_t ahi, size_t blo,
                          size_t bhi, SimilarityScratch& scratch) {
   const uint32_t* b = second.symbols.data();
@@ -199,14 +201,15 @@ Match find_longest_match(const uint32_t* a, const PreparedText& second, size_t a
   scratch.epoch = base + (ahi - alo);
   uint64_t* stamp = scratch.stamp.data();
   uint32_t* run = scratch.run.data();
-  const int32_t* slot_of = scratch.slot_of.data();
   const uint32_t* positions = second.positions.data();
   const uint32_t* slot_begin = second.slot_begin.data();
-  for (size_t i = alo; i < ahi; ++i) {
-    const int32_t k = slot_of[a[i]];
-    if (k < 0) continue;
-    const uint32_t* p_begin = positions + slot_begin[k];
-    const uint32_t* p_end = positions + slot_begin[k + 1];
+  const auto& rows = scratch.rows;
+  auto r = std::lower_bound(rows.begin(), rows.end(), static_cast<uint32_t>(alo),
+                            [](const SimilarityScratch::Row& row, uint32_t i) { return row.i < i; });
+  for (; r != rows.end() && r->i < ahi; ++r) {
+    const size_t i = r->i;
+    const uint32_t* p_begin = positions + slot_begin[r->slot];
+    const uint32_t* p_end = positions + slot_begin[r->slot + 1];
     if (!whole_b) {
       p_begin = std::lower_bound(p_begin, p_end, static_cast<uint32_t>(blo));
       p_end = std::lower_bound(p_begin, p_end, static_cast<uint32_t>(bhi));
@@ -254,6 +257,12 @@ size_t difflib_matches(const PreparedText& first, const PreparedText& second, Si
     scratch.epoch = 0;
   }
   const uint32_t* a = first.symbols.data();
+  auto& rows = scratch.rows;
+  rows.clear();
+  for (size_t i = 0; i < la; ++i) {
+    const int32_t slot = scratch.slot_of[a[i]];
+    if (slot >= 0) rows.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(slot)});
+  }
   auto& stack = scratch.stack;
   stack.clear();
   auto bound = [](const SimilarityScratch::Piece& p) { return std::min(p.ahi - p.alo, p.bhi - p.blo); };

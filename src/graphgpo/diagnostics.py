@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._api import StateKey
+from ._inputs import as_flags, as_ids
 from .graph import NODE_STATE, build_graphs
 
 
@@ -22,23 +23,29 @@ def diagnostics(*, group, trajectory, state, success, next_state=None, cost=None
       - ``groups_without_success`` and ``groups_without_success_share``;
       - ``failed_steps_closer_share``: steps of failed trajectories whose next state is strictly closer to
         success (GraphGPO paper statistic; groups with a success only);
-      - ``successful_steps_not_closer_share``: steps of successful trajectories that do not get closer.
+      - ``successful_steps_not_closer_share``: steps of successful trajectories that do not get closer;
+      - ``mean_merged_states_per_group``: distinct states that joined another state's node, per group
+        (0 unless ``merge="similar"``, which these diagnostics accept with ``similarity``, as graphgpo
+        builds its graph).
     Shares are NaN when their denominator is empty. Distances are shortest-path distances.
     """
     graphs = build_graphs(group=group, trajectory=trajectory, state=state, success=success,
                           next_state=next_state, cost=cost, action=action, key=key, num_threads=num_threads,
                           **ignored)
-    success_rows = np.asarray(success).astype(bool) if len(np.asarray(success)) else np.zeros(0, bool)
-    traj = np.asarray(trajectory)
+    # The engine's view of the rows (validated flags, hashed string ids), not the raw inputs.
+    success_rows = as_flags(success, "success").astype(bool)
+    traj = as_ids(trajectory, "trajectory")
     nodes, edges = graphs.sizes()
     shared = unreachable = state_nodes = 0
     failed_closer = failed_steps = success_not_closer = success_steps = 0
     without_success = 0
-    for g in range(graphs.num_groups):
+    merged = 0
+    for index, g in enumerate(graphs.group_ids):  # g: the group id; index: its place in sizes()
+        merged += graphs.num_exact_states(g) - int(np.count_nonzero(graphs.node_kinds(g) == NODE_STATE))
         src, dst, rows = graphs.edges(g)
         # Rows whose start node is left by more than one trajectory of the group.
         pairs = np.unique(np.stack([src, traj[rows]]), axis=1)
-        trajs_per_node = np.bincount(pairs[0], minlength=int(nodes[g]))
+        trajs_per_node = np.bincount(pairs[0], minlength=int(nodes[index]))
         shared += int(np.count_nonzero(trajs_per_node[src] > 1))
         if not graphs.has_success(g):
             without_success += 1
@@ -71,4 +78,5 @@ def diagnostics(*, group, trajectory, state, success, next_state=None, cost=None
         "groups_without_success_share": share(without_success, n_groups),
         "failed_steps_closer_share": share(failed_closer, failed_steps),
         "successful_steps_not_closer_share": share(success_not_closer, success_steps),
+        "mean_merged_states_per_group": merged / n_groups if n_groups else float("nan"),
     }

@@ -20,7 +20,8 @@ struct GraphBatch {
 };
 
 // Validates like compute_advantages, then builds every group's graph and distances in parallel
-// (options.distance and options.num_threads are used; the others are ignored).
+// (options.distance, merge, similarity and num_threads are used; the others are ignored). With
+// merge="similar" the nodes are the representatives, as graphgpo's distances see them.
 GraphBatch build_graph_batch(const BatchView& batch, const Options& options);
 
 // Version and build facts, the same strings the C ABI returns.

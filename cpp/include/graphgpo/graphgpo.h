@@ -32,7 +32,8 @@ typedef enum graphgpo_status {
   GRAPHGPO_TYPE_ERROR = 2,
   GRAPHGPO_OUT_OF_MEMORY = 3,
   GRAPHGPO_NOT_COMPILED_WITH_CUDA = 4,
-  GRAPHGPO_INTERNAL = 5
+  GRAPHGPO_INTERNAL = 5,
+  GRAPHGPO_IO_ERROR = 6 /* a file could not be read or written (graph memory save/load); @since 0.2 */
 } graphgpo_status_t;
 
 /** A 128-bit state fingerprint (see graphgpo_fingerprint_*). @since 0.1 */
@@ -62,9 +63,11 @@ GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_strings(const char* const* s
 GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_int64(const int64_t* values, size_t n, graphgpo_fingerprint_t* out);
 
 /**
- * Advantages of n rows. method: "grpo", "gigpo" or "graphgpo". Required: group, trajectory, state, success,
+ * Advantages of n rows. method: "grpo", "gigpo", "graphgpo" or "progpo" (@since 0.2). Required: group, trajectory, state, success,
  * out (n doubles). Optional (NULL): next_state, valid, reward, cost, action. options_json: a JSON object of
  * SPEC options (NULL or "" for defaults), e.g. {"omega": 0.5, "distance": "expected", "num_threads": 2}.
+ * A next_state entry of {0, 0} (never a real fingerprint) means "no next state" for that row: the next row's
+ * state, or for a trajectory's last row SPEC's rule (SUCCESS, or a terminal node of its own).
  * @since 0.1
  */
 GRAPHGPO_API graphgpo_status_t graphgpo_advantages(const char* method, size_t n, const int64_t* group,
@@ -72,6 +75,82 @@ GRAPHGPO_API graphgpo_status_t graphgpo_advantages(const char* method, size_t n,
                                                    const graphgpo_fingerprint_t* next_state, const uint8_t* success,
                                                    const uint8_t* valid, const double* reward, const double* cost,
                                                    const int64_t* action, const char* options_json, double* out);
+
+/** Opaque graph memory across calls (SPEC "Graph memory across calls"). @since 0.2 */
+typedef struct graphgpo_memory graphgpo_memory_t;
+
+/**
+ * A batch of rows for the entry points that take one (append-only: later versions add fields at the end).
+ * Set struct_size to sizeof(graphgpo_batch_t) as you compiled it; the library reads only the first
+ * struct_size bytes and treats fields past them as NULL / 0. Arrays hold n entries; optional ones may be NULL.
+ * @since 0.2
+ */
+typedef struct graphgpo_batch {
+  size_t struct_size;                 /* sizeof(graphgpo_batch_t) as the caller compiled it */
+  size_t n;                           /* rows */
+  const int64_t* group;               /* task group id per row */
+  const int64_t* trajectory;          /* trajectory id per row; rows contiguous and in step order */
+  const graphgpo_fingerprint_t* state;      /* state fingerprints; may be NULL when state_text is given:
+                                               then the fingerprint of each text's bytes */
+  const graphgpo_fingerprint_t* next_state; /* optional; likewise from next_state_text */
+  const uint8_t* success;             /* 0/1, constant per trajectory */
+  const uint8_t* valid;               /* optional, 0/1 (default all valid) */
+  const double* reward;               /* optional per-step reward */
+  const double* cost;                 /* optional edge cost > 0 (default 1) */
+  const int64_t* action;              /* optional action id (distance "expected") */
+  const int64_t* task;                /* optional: memory task key per row (default: the group id) */
+  /* merge "similar" (SPEC "Merging similar states"): the text of each state, text i being
+     state_text[i][0 .. state_text_size[i]) bytes. Needed by gigpo and graphgpo with merge "similar". */
+  const char* const* state_text;
+  const size_t* state_text_size;
+  const char* const* next_state_text; /* optional; needed when next states are given */
+  const size_t* next_state_text_size;
+  int32_t text_encoding;              /* 0: bytes, compared as bytes; 1: UTF-8, compared as code points
+                                         (Python str semantics; invalid UTF-8 is an error naming the row) */
+} graphgpo_batch_t;
+
+/**
+ * Advantages of a batch (see graphgpo_batch_t) into out (batch->n doubles). method and options_json as for
+ * graphgpo_advantages, plus {"merge": "similar", "similarity": 0.95} with texts. memory: NULL for none.
+ * @since 0.2
+ */
+GRAPHGPO_API graphgpo_status_t graphgpo_advantages_batch(const char* method, const graphgpo_batch_t* batch,
+                                                         const char* options_json, graphgpo_memory_t* memory,
+                                                         double* out);
+
+/**
+ * Graph memory (SPEC "Graph memory across calls"): per task, the distinct edges of earlier calls, so each
+ * group's graph in graphgpo_advantages_batch(..., memory, ...) is its rows plus its task's stored edges
+ * (method "graphgpo", distance "shortest", merge "exact"; batch->task gives each row's task, default the
+ * group id). The memory stores a call's edges only when the call succeeds; calls on one memory from several
+ * threads run one after the other.
+ *
+ * Create one; options_json (NULL or "" for unbounded):
+ * {"max_edges_per_task": int|null, "max_edges": int|null, "max_age": int|null}, integers >= 0.
+ * @since 0.2
+ */
+GRAPHGPO_API graphgpo_status_t graphgpo_memory_create(const char* options_json, graphgpo_memory_t** out);
+/** Free a memory (NULL is fine). @since 0.2 */
+GRAPHGPO_API void graphgpo_memory_free(graphgpo_memory_t* memory);
+/**
+ * Save to path: a versioned file with a checksum, written to a temporary file beside it, flushed (fsync)
+ * and renamed, so a crash leaves the old file or the new one. GRAPHGPO_IO_ERROR if it cannot be written.
+ * @since 0.2
+ */
+GRAPHGPO_API graphgpo_status_t graphgpo_memory_save(const graphgpo_memory_t* memory, const char* path);
+/**
+ * Load a saved memory (bounds included) into a new handle. GRAPHGPO_INVALID_ARGUMENT for a truncated,
+ * corrupt or foreign file, GRAPHGPO_IO_ERROR if it cannot be read. @since 0.2
+ */
+GRAPHGPO_API graphgpo_status_t graphgpo_memory_load(const char* path, graphgpo_memory_t** out);
+/** Tasks holding edges, stored edges, bytes held, and calls so far; any output may be NULL. @since 0.2 */
+GRAPHGPO_API graphgpo_status_t graphgpo_memory_stats(const graphgpo_memory_t* memory, uint64_t* tasks,
+                                                     uint64_t* edges, uint64_t* bytes, uint64_t* calls);
+
+/** Build the graphs of a batch (see graphgpo_batch_t; options: distance, merge, similarity, num_threads).
+ * With merge "similar" the state nodes are the representatives. @since 0.2 */
+GRAPHGPO_API graphgpo_status_t graphgpo_graphs_build_batch(const graphgpo_batch_t* batch, const char* options_json,
+                                                           graphgpo_graphs_t** out);
 
 /** Build the graphs of a batch (same rows as graphgpo_advantages; options: distance, num_threads). @since 0.1 */
 GRAPHGPO_API graphgpo_status_t graphgpo_graphs_build(size_t n, const int64_t* group, const int64_t* trajectory,

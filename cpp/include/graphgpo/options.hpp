@@ -3,16 +3,18 @@
 // function signature.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace graphgpo {
 inline namespace v0 {
 
-enum class Method { Grpo, Gigpo, GraphGpo };
+enum class Method { Grpo, Gigpo, GraphGpo, ProGpo };
 enum class Norm { MeanStd, Mean };
 enum class Convention { Reference, Paper };
 enum class EpisodeStats { PerStep, PerTrajectory };
 enum class DistanceKind { Shortest, Expected };
+enum class Merge { Exact, Similar };
 
 struct Options {
   double omega = 0.1;            // (0, 1)
@@ -27,10 +29,25 @@ struct Options {
   EpisodeStats episode_stats = EpisodeStats::PerStep;
   bool normalize_distance = false;
   DistanceKind distance = DistanceKind::Shortest;
+  Merge merge = Merge::Exact;  // SPEC "Merging similar states": "similar" needs text states
+  double similarity = 0.95;    // (0, 1): difflib ratio at which a state joins a representative
   int num_threads = 0;  // 0 = default (GRAPHGPO_NUM_THREADS or all cores); results never depend on it
 };
 
-// Parse "grpo" | "gigpo" | "graphgpo"; throws Error(InvalidArgument) otherwise.
+// One value of a flat JSON object (options are scalars only).
+struct JsonScalar {
+  enum Kind { Number, String, Bool, Null } kind = Null;
+  double number = 0;
+  std::string text;
+  bool boolean = false;
+};
+
+// Reads a flat JSON object ("" and "null" are empty objects) and calls on_member for each member in order;
+// a syntax error throws Error(InvalidArgument). The one reader of every options object (estimators, memory).
+void read_flat_json(const std::string& json,
+                    const std::function<void(const std::string& key, const JsonScalar& value)>& on_member);
+
+// Parse "grpo" | "gigpo" | "graphgpo" | "progpo"; throws Error(InvalidArgument) otherwise.
 Method parse_method(const std::string& name);
 const char* method_name(Method method);
 

@@ -81,6 +81,10 @@ class SimilarityScratch {
     uint32_t alo, ahi, blo, bhi;
   };
   std::vector<Piece> stack;
+  struct Row {
+    uint32_t i, slot;  // a position of the first text whose element the second text indexes
+  };
+  std::vector<Row> rows;
 };
 
 // Fills `text`'s symbols from `raw` (through `alphabet`) and its histogram; clears any index.

@@ -95,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
           f"groups of {cfg.rollouts} rollouts x {cfg.groups} levels per iteration")
     print(format_table(results))
     print(textwrap.fill(legend(results), width=110))
-    print(f"\nTook {timing_line(results)}.")
+    print("\n" + textwrap.fill(f"Took {timing_line(results)}.", width=110))
     print("Wrote " + ", ".join(results["files"].values()))
     if "plot_error" in results:
         print(f"{prog}: error: drawing the figures failed ({results['plot_error']}); the results are kept in "

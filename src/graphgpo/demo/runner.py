@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -96,6 +97,7 @@ def run_demo(cfg: DemoConfig, advantages: Callable[..., Any] | None = None) -> d
     went wrong.
     """
     clock = _Clock()
+    source = _source_version()  # before the runs: the code they ran
     if cfg.quick:
         for k, v in QUICK.items():
             setattr(cfg, k, min(getattr(cfg, k), v))
@@ -143,7 +145,7 @@ def run_demo(cfg: DemoConfig, advantages: Callable[..., Any] | None = None) -> d
     progress.close()
     runs = {row.label: sorted((r for r in finished if r.estimator == row.label), key=lambda r: r.seed)
             for row in rows}
-    results = _collect(cfg, rows, task, runs)
+    results = {"source": source, **_collect(cfg, rows, task, runs)}
     results["timing"] = clock.stop(setup_seconds=setup_seconds, jobs=jobs, runs=finished)
     example = runs[example_label][0].example_group
     results["example_group"] = {"estimator": example_label, **(example or {})}
@@ -204,9 +206,12 @@ def _init_worker(threads: int | None) -> None:
     import torch
 
     torch.set_num_threads(threads or 1)
+    # Ctrl-C is the parent's to handle: it stops the workers and keeps the finished runs.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _work(cfg: DemoConfig, row: Estimator, seed: int, keep_group: bool) -> RunResult:
+def _work(item: tuple[DemoConfig, Estimator, int, bool]) -> RunResult:
+    cfg, row, seed, keep_group = item
     # One engine thread per worker unless --threads says otherwise: the workers already fill the CPUs.
     return train_one(_task(cfg), row, seed, cfg, _advantage_fn(), keep_group=keep_group,
                      engine_threads=cfg.threads or 1)
@@ -216,22 +221,20 @@ def _run_in_processes(cfg: DemoConfig, work: list, jobs: int, done: Callable[[Ru
     """Run ``work`` in ``jobs`` spawned processes, calling ``done`` as each run finishes (in the parent).
 
     Spawned, not forked: a fork of a process that has started torch's or the engine's threads can hang.
+    On any exception here (Ctrl-C included) the workers are stopped at once.
     """
     import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(cfg.threads,))
+    pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_init_worker, initargs=(cfg.threads,))
     try:
-        pending = {pool.submit(_work, cfg, row, seed, keep) for row, seed, keep in work}
-        while pending:
-            ready, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in ready:
-                done(future.result())
+        for run in pool.imap_unordered(_work, [(cfg, row, seed, keep) for row, seed, keep in work]):
+            done(run)
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.terminate()
+        pool.join()
         raise
-    pool.shutdown(wait=True)
+    pool.close()
+    pool.join()
 
 
 # -- time and load -----------------------------------------------------------------------------------------
@@ -316,8 +319,10 @@ class Progress:
         if enabled and _isatty(self.stream):
             try:
                 from tqdm import tqdm
-            except ImportError:  # plain lines instead of a bar
+            except ImportError:  # plain lines instead of a bar, and one line that says why
                 tqdm = None
+                print("graphgpo demo: tqdm is not installed, so progress comes as plain lines "
+                      "(pip install tqdm for a progress bar)", file=sys.stderr, flush=True)
             if tqdm is not None:
                 self.bar = tqdm(total=total, unit="run", dynamic_ncols=True, file=self.stream)
 
@@ -365,7 +370,6 @@ def _collect(cfg: DemoConfig, rows: Sequence[Estimator], task: Task,
     cfg_dict["estimators"] = list(cfg.labels)
     cfg_dict["lr"], cfg_dict["entropy_coef"] = cfg.learning_rate, cfg.entropy  # the values actually used
     return {
-        "source": _source_version(),
         "config": cfg_dict,
         "estimators": [{"label": r.label, "method": r.method, "options": dict(r.options), "memory": r.memory}
                        for r in rows],
