@@ -6,7 +6,7 @@
 It builds a Qwen2 chat model and a tokenizer in-process, warm-starts the model by supervised fine-tuning
 on noisy optimal solutions of generated levels, then trains the same checkpoint with each advantage
 estimator (grpo, graphgpo) through ``environment_factory`` -- TRL's real multi-turn tool loop -- with the
-same seeds and budget, and plays held-out levels greedily before and after. ``--out`` gets
+same seeds and budget, and plays held-out levels before and after. ``--out`` gets
 ``results.json`` (every number), ``runs.jsonl``, ``learning_curves.png`` and the warm-start checkpoint.
 See ``--help`` for the settings and the README section "LLM learning run" for measured results.
 """

@@ -6,7 +6,7 @@
    exactly as TRL's tool loop lays out an episode; the checkpoint is saved.
 3. RL: for every estimator (grpo, graphgpo, ...) and seed, `GraphGPOTrainer` trains the same checkpoint
    through ``environment_factory`` (TRL's real multi-turn tool loop) with the same budget.
-4. Held-out levels are played greedily before and after RL; ``results.json`` holds every number and
+4. Held-out levels are played (sampled, a fixed seed) before and after RL; ``results.json`` holds every number and
    ``learning_curves.png`` the curves.
 
 One concern per module: :mod:`.config` (settings), :mod:`.episodes` (levels, noisy solutions, the token

@@ -27,7 +27,9 @@ _OPTIONS = {
     "sft_epochs": "warm-start epochs",
     "sft_lr": "warm-start learning rate",
     "noise": "probability that a warm-start move is replaced by a random solvable one",
-    "eval_levels": "held-out levels played greedily before and after RL",
+    "eval_levels": "held-out levels played before and after RL",
+    "eval_samples": "episodes per held-out level",
+    "eval_temperature": "sampling temperature of the evaluation (0: greedy)",
     "omega": "GraphGPO omega (the official Sokoban value)",
 }
 

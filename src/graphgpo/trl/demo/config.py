@@ -13,8 +13,10 @@ class ConfigError(ValueError):
 
 
 def default_estimators() -> tuple[str, ...]:
-    """grpo and graphgpo, the comparison the demo is about; others run with ``--estimators``."""
-    return ("grpo", "graphgpo")
+    """grpo, graphgpo and progpo (when the engine has it); others run with ``--estimators``."""
+    from ... import METHODS
+
+    return tuple(m for m in ("grpo", "graphgpo", "progpo") if m in METHODS)
 
 
 @dataclass(frozen=True)
@@ -39,25 +41,27 @@ class LLMDemoConfig:
     progress: bool = True
     # levels
     size: int = 4
-    min_distance: int = 2
-    max_distance: int = 7
-    max_steps: int = 10
+    min_distance: int = 1
+    max_distance: int = 4
+    max_steps: int = 8
     eval_levels: int = 64
+    eval_samples: int = 4
+    eval_temperature: float = 1.0
     rl_levels: int = 512
     # model and tokenizer
-    hidden: int = 128
-    layers: int = 4
+    hidden: int = 96
+    layers: int = 3
     heads: int = 4
     kv_heads: int = 2
     vocab: int = 800
     # warm start
-    sft_levels: int = 2400
+    sft_levels: int = 1200
     noise: float = 0.15
     sft_epochs: int = 1
     sft_batch: int = 16
     sft_lr: float = 2e-3
     # RL
-    rl_steps: int = 40
+    rl_steps: int = 20
     num_generations: int = 8
     levels_per_step: int = 2
     rl_lr: float = 3e-4
@@ -78,13 +82,14 @@ class LLMDemoConfig:
 QUICK: dict[str, Any] = {
     "seeds": 1,
     "eval_levels": 8,
+    "eval_samples": 1,
     "rl_levels": 16,
     "sft_levels": 160,
-    "sft_epochs": 4,
-    "sft_lr": 3e-3,
+    "sft_epochs": 6,
+    "sft_lr": 5e-3,
     "rl_steps": 2,
     "num_generations": 4,
-    "levels_per_step": 1,
+    "levels_per_step": 2,
     "hidden": 64,
     "layers": 2,
 }
@@ -101,7 +106,8 @@ def validate(cfg: LLMDemoConfig) -> None:
     check(len(cfg.estimators) > 0 and set(cfg.estimators) <= set(ESTIMATORS), "estimators",
           f"a non-empty subset of {','.join(ESTIMATORS)}")
     check(len(set(cfg.estimators)) == len(cfg.estimators), "estimators", "without repeats")
-    for name in ("seeds", "workers", "threads", "eval_levels", "rl_levels", "sft_levels", "sft_epochs",
+    check(cfg.eval_temperature >= 0, "eval_temperature", "0 (greedy) or positive")
+    for name in ("seeds", "workers", "threads", "eval_levels", "eval_samples", "rl_levels", "sft_levels", "sft_epochs",
                  "sft_batch", "rl_steps", "levels_per_step", "hidden", "layers", "heads", "kv_heads",
                  "max_new_tokens"):
         value = getattr(cfg, name)

@@ -1,9 +1,9 @@
-"""Greedy play of a list of levels: the evaluation of the LLM demo (success on held-out levels).
+"""Play of a list of levels: the evaluation of the LLM demo (success on held-out levels).
 
 Episodes are laid out in tokens as TRL's tool loop lays them out (:class:`.episodes.EpisodeFormat`), and
 completions are parsed with TRL's own ``parse_response``; a call that is not ``move(direction=...)`` gets
-the error text TRL would give it and makes no step. Greedy decoding makes the result a property of the
-model and the levels alone. All levels are played as one batch, turn by turn.
+the error text TRL would give it and makes no step. Greedy decoding, or sampling with a fixed seed, makes
+the result a property of the model and the levels alone. Levels are played in batches, turn by turn.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ...envs import SokobanEnvironment
 from .episodes import EpisodeFormat
 
-__all__ = ["PlayResult", "play"]
+__all__ = ["PlayResult", "play", "random_success"]
 
 
 @dataclass
@@ -28,9 +28,10 @@ class PlayResult:
 
 
 def _generate(
-    model, sequences: list[list[int]], pad_id: int, eos_id: int, max_new_tokens: int
+    model, sequences: list[list[int]], pad_id: int, eos_id: int, max_new_tokens: int, temperature: float = 0.0
 ) -> list[list[int]]:
-    """Greedy continuations of ``sequences`` (left-padded into one batch), each cut after its first EOS."""
+    """Continuations of ``sequences`` (left-padded into one batch), each cut after its first EOS: greedy, or
+    sampled at ``temperature`` when it is positive."""
     import torch
 
     width = max(len(s) for s in sequences)
@@ -43,7 +44,7 @@ def _generate(
         input_ids=ids,
         attention_mask=mask,
         max_new_tokens=max_new_tokens,
-        do_sample=False,
+        **({"do_sample": True, "temperature": temperature, "top_k": 0} if temperature > 0 else {"do_sample": False}),
         pad_token_id=pad_id,
         eos_token_id=eos_id,
     )
@@ -74,9 +75,12 @@ def play(
     max_turns: int,
     max_new_tokens: int = 32,
     batch_size: int = 64,
+    temperature: float = 0.0,
+    seed: int = 0,
 ) -> list[PlayResult]:
-    """Play every board greedily for at most ``max_turns`` model turns; an episode ends when the model
-    answers without a tool call or the environment's episode is over."""
+    """Play every board for at most ``max_turns`` model turns, greedily (``temperature`` 0) or sampling at
+    ``temperature`` (torch's RNG seeded with ``seed`` inside, the caller's left untouched); an episode ends
+    when the model answers without a tool call or the environment's episode is over."""
     import torch
     from trl.chat_template_utils import add_response_schema, parse_response
 
@@ -87,7 +91,8 @@ def play(
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
             for start in range(0, len(boards), batch_size):
                 results += _play_batch(
                     model,
@@ -98,13 +103,14 @@ def play(
                     max_turns,
                     max_new_tokens,
                     parse_response,
+                    temperature,
                 )
     finally:
         model.train(was_training)
     return results
 
 
-def _play_batch(model, fmt, tok, boards, env_factory, max_turns, max_new_tokens, parse_response):
+def _play_batch(model, fmt, tok, boards, env_factory, max_turns, max_new_tokens, parse_response, temperature):
     envs = [env_factory() for _ in boards]
     seqs = [fmt.prompt_ids(env.reset(level=b)) for env, b in zip(envs, boards, strict=True)]
     calls = [0] * len(boards)
@@ -113,7 +119,9 @@ def _play_batch(model, fmt, tok, boards, env_factory, max_turns, max_new_tokens,
     for _ in range(max_turns):
         if not active:
             break
-        new = _generate(model, [seqs[i] for i in active], tok.pad_token_id, tok.eos_token_id, max_new_tokens)
+        new = _generate(
+            model, [seqs[i] for i in active], tok.pad_token_id, tok.eos_token_id, max_new_tokens, temperature
+        )
         still = []
         for i, ids in zip(active, new, strict=True):
             message = parse_response(tok, ids, prefix=seqs[i], tools=fmt.tools) if ids else {}
@@ -132,3 +140,21 @@ def _play_batch(model, fmt, tok, boards, env_factory, max_turns, max_new_tokens,
         PlayResult(bool(env.graphgpo_success), len(env.graphgpo_trace), calls[i], failed[i])
         for i, env in enumerate(envs)
     ]
+
+
+def random_success(boards: Sequence[str], env_factory, *, repeats: int = 16, seed: int = 0) -> float:
+    """Share of episodes a uniformly random mover solves on ``boards`` (``repeats`` episodes each): the
+    floor a policy that ignores the board would reach, to read the model's success against."""
+    import random
+
+    rng = random.Random(seed)
+    directions = ("up", "down", "left", "right")
+    solved = 0
+    for board in boards:
+        for _ in range(repeats):
+            env = env_factory()
+            env.reset(level=board)
+            while not env.done:
+                env.move(rng.choice(directions))
+            solved += bool(env.graphgpo_success)
+    return solved / (len(boards) * repeats)

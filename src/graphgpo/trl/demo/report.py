@@ -22,7 +22,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     """Per estimator: held-out success before (the shared warm start) and after RL, per seed and overall."""
     before_list = [r["success"] for r in results["warm_start"]["eval"]]
     before = sum(before_list) / len(before_list)
-    out: dict[str, Any] = {"before": before, "eval_levels": len(before_list), "estimators": {}}
+    out: dict[str, Any] = {"before": before, "eval_levels": len(before_list), "estimators": {},
+                           "random_mover": results.get("random_mover_success")}
     for run in results["runs"]:
         entry = out["estimators"].setdefault(run["estimator"], {"seeds": [], "after": [], "train_success_last": []})
         entry["seeds"].append(run["seed"])
@@ -52,6 +53,8 @@ def format_table(results: dict[str, Any]) -> str:
             f"| {name} | {s['before']:.3f} | {per_seed} | {e['after_mean']:.3f} ± {e['after_std']:.3f} | "
             f"{e['change_mean']:+.3f} |"
         )
+    if s.get("random_mover") is not None:
+        rows.append(f"\n(A uniformly random mover solves {s['random_mover']:.3f} of these levels.)")
     return "\n".join(rows)
 
 
@@ -96,7 +99,7 @@ def write_figures(out: Path, results: dict[str, Any]) -> list[str]:
         ax.bar([i], [e["after_mean"]], color=colors.get(name), alpha=0.7)
         ax.scatter([i] * len(e["after"]), e["after"], color="black", s=12, zorder=3)
     ax.set_xticks([-1, *range(len(names))], ["warm start", *names])
-    ax.set_ylabel(f"held-out success ({s['eval_levels']} levels, greedy)")
+    ax.set_ylabel(f"held-out success ({s['eval_levels']} episodes)")
     ax.set_title("Before and after RL (dots: seeds)")
 
     ax = axes[2]

@@ -2,7 +2,7 @@
 
 The run starts from the warm-start checkpoint, trains with one advantage estimator and one seed, records
 the learning curve (TRL's logged metrics per step) and whether the per-turn advantages it laid out differ
-between the turns of an episode, then plays the held-out levels greedily.
+between the turns of an episode, then plays the held-out levels as the warm start was played.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class RunSpec:
     omega: float
     temperature: float = 1.0
     threads: int = 1
+    eval_temperature: float = 0.0
+    eval_seed: int = 0
 
 
 @dataclass
@@ -172,7 +174,7 @@ def train_one(spec: RunSpec, on_step: Callable[[], None] | None = None) -> RunOu
     fmt = EpisodeFormat(tokenizer, tools=[SokobanEnvironment.move])
     results = play(
         trainer.model, fmt, spec.eval_levels, env_factory=make_env, max_turns=env_kwargs["max_steps"] + 1,
-        max_new_tokens=spec.max_new_tokens,
+        max_new_tokens=spec.max_new_tokens, temperature=spec.eval_temperature, seed=spec.eval_seed,
     )
     return RunOutput(
         estimator=spec.estimator,

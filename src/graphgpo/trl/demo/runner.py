@@ -118,6 +118,11 @@ def run_llm_demo(cfg: LLMDemoConfig) -> dict[str, Any]:
     )
     progress.close()
     before = sum(r.success for r in warm.before) / len(warm.before)
+    from ...envs import SokobanEnvironment
+    from .play import random_success
+
+    floor = random_success(levels.eval, lambda: SokobanEnvironment(**cfg.env_kwargs()), seed=cfg.first_seed)
+    progress.line(f"a uniformly random mover solves {floor:.3f} of the held-out levels")
     progress.line(
         f"warm start: {warm.parameters / 1e6:.2f}M parameters, warm start {warm.seconds['warm_start']:.0f} s, "
         f"held-out success {before:.3f} ({sum(r.success for r in warm.before)}/{len(warm.before)})"
@@ -126,10 +131,11 @@ def run_llm_demo(cfg: LLMDemoConfig) -> dict[str, Any]:
     specs = [
         RunSpec(
             estimator=est, seed=seed, checkpoint=warm.checkpoint, out_dir=str(out / "runs" / f"{est}-{seed}"),
-            train_levels=levels.rl, eval_levels=levels.eval, env=cfg.env_kwargs(), steps=cfg.rl_steps,
+            train_levels=levels.rl, eval_levels=levels.eval * cfg.eval_samples, env=cfg.env_kwargs(), steps=cfg.rl_steps,
             num_generations=cfg.num_generations, levels_per_step=cfg.levels_per_step, learning_rate=cfg.rl_lr,
             max_completion_length=_completion_budget(warm.episode_tokens_mean, cfg), max_new_tokens=cfg.max_new_tokens,
             omega=cfg.omega, temperature=cfg.temperature, threads=cfg.threads,
+            eval_temperature=cfg.eval_temperature, eval_seed=cfg.first_seed,
         )
         for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds)
         for est in cfg.estimators
@@ -168,8 +174,9 @@ def run_llm_demo(cfg: LLMDemoConfig) -> dict[str, Any]:
             "seconds": warm.seconds,
             "eval": [asdict(r) for r in warm.before],
         },
+        "random_mover_success": floor,
         "runs": [asdict(r) for r in sorted(runs, key=lambda r: (r.estimator, r.seed))],
-        "seconds": {"total": time.perf_counter() - started, "rl": rl_seconds},
+        "seconds": {"total": time.perf_counter() - started, "rl": rl_seconds, "cpu": _cpu_seconds()},
     }
     results["summary"] = summarize(results)
     (out / "results.json").write_text(json.dumps(results, indent=1))
@@ -181,6 +188,17 @@ def _completion_budget(mean_tokens: float, cfg: LLMDemoConfig) -> int:
     """Completion tokens of an episode that uses every move (the warm start's mean episode, scaled)."""
     per_move = mean_tokens / (0.5 * (cfg.min_distance + cfg.max_distance) + 2)
     return int(per_move * (cfg.max_steps + 2))
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished workers (user + system): the cost of the run whatever
+    else the machine was doing."""
+    import resource
+
+    return sum(
+        u.ru_utime + u.ru_stime
+        for u in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
 
 
 def _versions() -> dict[str, str]:

@@ -85,8 +85,8 @@ def warm_start_model(
 def build_warm_start(
     cfg: LLMDemoConfig, levels: Levels, out: Path, on_sft_step: Callable[[int, int, float], None] | None = None
 ) -> WarmStart:
-    """:func:`warm_start_model` on ``levels.sft``, saved under ``out/warm_start`` and played greedily on
-    ``levels.eval``."""
+    """:func:`warm_start_model` on ``levels.sft``, saved under ``out/warm_start`` and played on
+    ``levels.eval`` (``eval_samples`` episodes each, at ``eval_temperature``)."""
     import torch
 
     torch.set_num_threads(cfg.threads)
@@ -98,8 +98,9 @@ def build_warm_start(
     tokenizer.save_pretrained(checkpoint)
     t0 = time.perf_counter()
     before = play(
-        model, EpisodeFormat(tokenizer), levels.eval, env_factory=lambda: SokobanEnvironment(**cfg.env_kwargs()),
-        max_turns=cfg.max_steps + 1, max_new_tokens=cfg.max_new_tokens,
+        model, EpisodeFormat(tokenizer), levels.eval * cfg.eval_samples,
+        env_factory=lambda: SokobanEnvironment(**cfg.env_kwargs()), max_turns=cfg.max_steps + 1,
+        max_new_tokens=cfg.max_new_tokens, temperature=cfg.eval_temperature, seed=cfg.first_seed,
     )
     seconds["eval"] = time.perf_counter() - t0
     return WarmStart(
