@@ -1020,7 +1020,9 @@ def test_example_trl_sokoban_tiny_runs(tmp_path, capsys):
     spec.loader.exec_module(example)
     assert (
         example.main(
-            ["--tiny", "--levels", "4", "--max-completion-length", "32", "--output-dir", str(tmp_path)]
+            # A short warm start keeps the test cheap; the full one (160 levels) is what makes the model play.
+            ["--tiny", "--levels", "4", "--warm-start-levels", "32", "--max-completion-length", "32",
+             "--output-dir", str(tmp_path)]
         )
         == 0
     )

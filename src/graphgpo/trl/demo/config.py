@@ -46,7 +46,7 @@ class LLMDemoConfig:
     max_steps: int = 8
     eval_levels: int = 64
     eval_samples: int = 4
-    eval_temperature: float = 1.0
+    eval_temperature: float = 0.7
     rl_levels: int = 512
     # model and tokenizer
     hidden: int = 96
@@ -57,16 +57,16 @@ class LLMDemoConfig:
     # warm start
     sft_levels: int = 1200
     noise: float = 0.15
-    sft_epochs: int = 1
+    sft_epochs: int = 2
     sft_batch: int = 16
-    sft_lr: float = 2e-3
+    sft_lr: float = 3e-3
     # RL
     rl_steps: int = 20
     num_generations: int = 8
     levels_per_step: int = 2
-    rl_lr: float = 3e-4
+    rl_lr: float = 1e-4
     omega: float = 0.8
-    temperature: float = 1.0
+    temperature: float = 0.7
     max_new_tokens: int = 24
 
     def with_quick(self) -> LLMDemoConfig:
