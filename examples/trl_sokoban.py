@@ -108,7 +108,9 @@ def build(ns: argparse.Namespace):
         max_tool_calling_iterations=ns.env_max_steps + 1,
         # A tool call is ~10 tokens: cap each turn, so a turn that rambles cannot use the whole budget.
         generation_kwargs={"max_new_tokens": 32} if tiny else None,
-        learning_rate=ns.learning_rate or (3e-4 if tiny else 1e-6),
+        # At temperature 1 the briefly warm-started model garbles about a third of its calls.
+        temperature=0.7 if tiny else 1.0,
+        learning_rate=ns.learning_rate or (1e-4 if tiny else 1e-6),
         use_cpu=on_cpu,
         bf16=not on_cpu,
         activation_checkpointing=not tiny,  # recomputing a tiny model's activations only costs time
