@@ -159,7 +159,7 @@ def _options_with_threads(options: dict[str, Any], num_threads: int | None) -> s
 def advantages(method: str, *, group, trajectory, state, success, next_state=None, valid=None, reward=None,
                cost=None, action=None, key: StateKey | None = None, num_threads: int | None = None,
                memory: GraphMemory | None = None, task=None, **options: Any) -> np.ndarray:
-    """Per-row advantages of a batch of agent steps, exactly as SPEC.md defines them.
+    """Per-row advantages of a batch of agent steps, exactly as SPEC.md defines them (``graphgpo docs spec``).
 
     Args:
         method: ``"grpo"``, ``"gigpo"``, ``"graphgpo"`` or ``"progpo"``.
