@@ -16,9 +16,9 @@ pytest.importorskip("trl")
 torch = pytest.importorskip("torch")
 
 import trl_helpers as H  # noqa: E402
-from reference_memory import MemoryReference, reference_memory_advantages  # noqa: E402
 
 import graphgpo  # noqa: E402
+from graphgpo.testing.reference_memory import MemoryReference, reference_memory_advantages  # noqa: E402
 from graphgpo.trl import GraphGPOConfig  # noqa: E402
 from graphgpo.trl import trainer as trainer_module  # noqa: E402
 from graphgpo.trl._memory import MEMORY_FILE, task_keys  # noqa: E402
@@ -49,10 +49,12 @@ def test_config_fields_turn_the_memory_on_and_bound_it():
         _config(graph_memory=True, max_age=-1)
     with pytest.raises(ValueError, match="max_edges_per_task must be None .* got 2.5"):
         _config(graph_memory=True, max_edges_per_task=2.5)
-    with pytest.raises(ValueError, match="needs advantage_estimator 'graphgpo' or 'progpo'.*'gigpo'"):
+    with pytest.raises(ValueError, match="needs an advantage_estimator that takes a memory .*'gigpo'"):
         _config(graph_memory=True, advantage_estimator="gigpo")
     with pytest.raises(ValueError, match="needs distance='shortest', got 'expected'"):
         _config(graph_memory=True, distance="expected")
+    with pytest.raises(ValueError, match="needs merge='exact', got 'similar'"):
+        _config(graph_memory=True, merge="similar")
     _config(graph_memory=True, advantage_estimator="progpo")
 
 

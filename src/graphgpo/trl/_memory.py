@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._estimators import ESTIMATORS
 from . import _engine
 
 __all__ = ["MEMORY_FILE", "GraphMemoryArgs", "new_memory", "task_keys", "save_memory", "load_memory"]
@@ -31,7 +32,7 @@ __all__ = ["MEMORY_FILE", "GraphMemoryArgs", "new_memory", "task_keys", "save_me
 MEMORY_FILE = "graphgpo_memory.bin"
 
 _BOUNDS = ("max_edges_per_task", "max_edges", "max_age")
-_MEMORY_ESTIMATORS = ("graphgpo", "progpo")  # graphgpo.memory.MEMORY_METHODS, without importing the engine
+_MEMORY_METHODS = tuple(name for name, e in ESTIMATORS.items() if e.supports_memory)  # the engine's registry
 
 
 @dataclass
@@ -85,12 +86,13 @@ class GraphMemoryArgs:
                                  "graph_memory=True")
         if self.graph_memory:
             method = getattr(self, "advantage_estimator", None)
-            if method not in _MEMORY_ESTIMATORS:
-                raise ValueError(f"graph_memory needs advantage_estimator 'graphgpo' or 'progpo' (distances on the "
-                                 f"task's graph), got {method!r}")
-            distance = getattr(self, "distance", "shortest")
-            if distance != "shortest":
-                raise ValueError(f"graph_memory needs distance='shortest', got {distance!r}")
+            if method not in _MEMORY_METHODS:
+                raise ValueError(f"graph_memory needs an advantage_estimator that takes a memory "
+                                 f"({', '.join(map(repr, _MEMORY_METHODS))}), got {method!r}")
+            for name, needed in (("distance", "shortest"), ("merge", "exact")):
+                value = getattr(self, name, needed)
+                if value != needed:
+                    raise ValueError(f"graph_memory needs {name}={needed!r}, got {value!r}")
         super().__post_init__()
 
     def memory_bounds(self) -> dict[str, int | None]:
