@@ -162,7 +162,7 @@ def _time_shape(torch, shape: data.Shape, device, repeat: int, sync, gpu_path: b
         cpu_s, cpu_out = _best(lambda m=method: graphgpo.advantages(m, **host), repeat, lambda: None)
         cells = [f"{cpu_s:.4f}"]
         diffs = []
-        if gpu_path:
+        if gpu_path and method != "progpo":  # progpo is CPU-only: the CUDA path refuses it
             import graphgpo.cuda as gcuda
 
             dev_s, dev_out = _best(lambda m=method: gcuda.advantages(m, **dev), repeat, sync)

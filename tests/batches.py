@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 @st.composite
 def batches(draw, *, with_next_state=None, with_cost=None, with_action=None, with_reward=None, max_groups=4,
-            max_trajectories=4, max_length=6, num_states=6):
+            max_trajectories=4, max_length=6, num_states=6, next_state_gaps=False):
+    """``next_state_gaps``: when next_state is given, some rows' next_state are None ("no next state")."""
     num_groups = draw(st.integers(1, max_groups))
     trajectories = []  # (group id, rows) with rows = list of (state, next_state, valid, reward, cost, action)
     traj_success = []
@@ -48,6 +49,8 @@ def batches(draw, *, with_next_state=None, with_cost=None, with_action=None, wit
             out["success"].append(ok)
             for k in ("state", "next_state", "valid", "reward", "cost", "action"):
                 out[k].append(r[k])
+    if use_next and next_state_gaps:
+        out["next_state"] = [None if draw(st.booleans()) else x for x in out["next_state"]]
     for name, used in (("next_state", use_next), ("cost", use_cost), ("action", use_action),
                        ("reward", use_reward)):
         if not used:

@@ -91,26 +91,28 @@ def next_nodes(state, next_state, success, trajectory) -> list[Hashable]:
     out: list[Hashable] = [None] * len(state)
     for traj, lo, hi in trajectories(trajectory):
         for i in range(lo, hi):
+            given = None if next_state is None else next_state[i]  # None for a row: no next state given
             if i == hi - 1:
                 if success[i]:
                     out[i] = SUCCESS
-                elif next_state is not None:
-                    out[i] = next_state[i]
+                elif given is not None:
+                    out[i] = given
                 else:
                     out[i] = _Terminal(traj)
             else:
-                out[i] = next_state[i] if next_state is not None else state[i + 1]
+                out[i] = given if given is not None else state[i + 1]
     return out
 
 
-def group_distances(rows, *, has_success: bool, expected: bool) -> dict[Hashable, float]:
-    """Distance to SUCCESS of every node of one group. rows: list of (state, next, cost, action)."""
+def group_distances(rows, *, has_success: bool, expected: bool, with_far: bool = False):
+    """Distance to SUCCESS of every node of one group. rows: list of (state, next, cost, action).
+    With ``with_far``, returns (distances, D) where D is the distance given to unreachable nodes."""
     nodes = {SUCCESS}
     for s, t, _, _ in rows:
         nodes.add(s)
         nodes.add(t)
     if not has_success:
-        return dict.fromkeys(nodes, 1.0)
+        return (dict.fromkeys(nodes, 1.0), 1.0) if with_far else dict.fromkeys(nodes, 1.0)
     incoming: dict[Hashable, list[tuple[Hashable, float]]] = defaultdict(list)
     for s, t, c, _ in rows:
         incoming[t].append((s, c))
@@ -133,7 +135,7 @@ def group_distances(rows, *, has_success: bool, expected: bool) -> dict[Hashable
     for v in nodes:
         dist.setdefault(v, far)
     if not expected:
-        return dist
+        return (dist, far) if with_far else dist
     # Bellman backups over (state, action): mean cost plus expected distance of observed outcomes.
     outcomes: dict[Hashable, dict[Hashable, dict[Hashable, int]]] = defaultdict(lambda: defaultdict(dict))
     costs: dict[tuple[Hashable, Hashable], list[float]] = defaultdict(list)
@@ -155,12 +157,13 @@ def group_distances(rows, *, has_success: bool, expected: bool) -> dict[Hashable
         change = max(abs(new[v] - value[v]) for v in nodes)
         value = new
         if change < BELLMAN_TOLERANCE:
-            return value
+            return (value, far) if with_far else value
 
 
 def reference_distances(*, group, trajectory, state, success, next_state=None, cost=None, action=None,
-                        distance: str = "shortest") -> dict[Hashable, dict[Hashable, float]]:
-    """Per group: node -> distance (SUCCESS and terminal nodes included)."""
+                        distance: str = "shortest", with_far: bool = False) -> dict:
+    """Per group: node -> distance (SUCCESS and terminal nodes included); with ``with_far``, per group
+    (node -> distance, D)."""
     n = len(state)
     nxt = next_nodes(state, next_state, success, trajectory)
     rows_by_group: dict[Hashable, list] = defaultdict(list)
@@ -170,7 +173,8 @@ def reference_distances(*, group, trajectory, state, success, next_state=None, c
         a = None if action is None else action[i]
         rows_by_group[group[i]].append((state[i], nxt[i], c, a))
         succeeded[group[i]] |= bool(success[i])
-    return {g: group_distances(rows, has_success=succeeded[g], expected=(distance == "expected"))
+    return {g: group_distances(rows, has_success=succeeded[g], expected=(distance == "expected"),
+                               with_far=with_far)
             for g, rows in rows_by_group.items()}
 
 
@@ -230,6 +234,8 @@ def reference_advantages(method: str, *, group, trajectory, state, success, next
                 a_episode[i] = v
     if method == "grpo":
         return a_episode
+    if method == "progpo":
+        return _progress(a_episode, group, trajectory, state, success, next_state, valid, cost, action, o)
 
     # Step returns.
     step_return = [0.0] * n
@@ -262,3 +268,35 @@ def reference_advantages(method: str, *, group, trajectory, state, success, next
     a_step = _normalize_by(list(zip(group, state)), step_return, norm, eps, singleton_is_zero=True)
     ew, sw = float(o["episode_weight"]), float(o["step_weight"])
     return [ew * e + sw * s for e, s in zip(a_episode, a_step)]
+
+
+PROGRESS_TOLERANCE = 1e-9
+
+
+def progress_sign(d_state: float, d_next: float, far: float, cost: float, *, loop: bool, valid: bool) -> float:
+    """rho of one row (SPEC, method "progpo"): the progress of the step on its group's graph."""
+    if loop or not valid:
+        return -1.0
+    if d_state == far and d_next == far:  # also every row of a group without success (all at D = 1)
+        return 0.0
+    drop = (d_state - d_next) / cost
+    return min(1.0, drop) if drop > PROGRESS_TOLERANCE else -1.0
+
+
+def _progress(a_episode, group, trajectory, state, success, next_state, valid, cost, action, o) -> list[float]:
+    n = len(state)
+    dist = reference_distances(group=group, trajectory=trajectory, state=state, success=success,
+                               next_state=next_state, cost=cost, action=action, distance=o["distance"],
+                               with_far=True)
+    nxt = next_nodes(state, next_state, success, trajectory)
+    ew, sw = float(o["episode_weight"]), float(o["step_weight"])
+    largest: dict[Hashable, float] = defaultdict(float)
+    for g, e in zip(group, a_episode):
+        largest[g] = max(largest[g], abs(e))
+    out = []
+    for i in range(n):
+        d, far = dist[group[i]]
+        c = 1.0 if cost is None else float(cost[i])
+        rho = progress_sign(d[state[i]], d[nxt[i]], far, c, loop=nxt[i] == state[i], valid=valid[i])
+        out.append(ew * a_episode[i] + sw * rho * (abs(ew) * largest[group[i]] + 1.0))
+    return out

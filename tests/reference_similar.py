@@ -81,6 +81,13 @@ def reference_similar_advantages(method: str, *, group, trajectory, state, succe
         # Only the step groups change: rows whose start states share a representative.
         reps = [(g, r) for g, r in zip(group, step_group_representatives(group, state, similarity))]
         return reference_advantages("gigpo", state=reps, next_state=None, **rows, **options)
+    if method == "progpo":
+        # The graph of merged nodes: every state replaced by its representative (SUCCESS and terminal
+        # nodes stay themselves, as reference_advantages makes them).
+        maps = graph_canonical_states(group, trajectory, state, success, next_state, similarity)
+        node_of = [maps[g].get(s, s) for g, s in zip(group, state)]
+        next_of = None if next_state is None else [maps[g].get(t, t) for g, t in zip(group, next_state)]
+        return reference_advantages("progpo", state=node_of, next_state=next_of, **rows, **options)
     if method != "graphgpo":
         raise ValueError(f"unknown method {method!r}")
     o = {**DEFAULTS, **options}

@@ -35,10 +35,10 @@ def test_unequal_optional_lengths(field):
 def test_ids_must_be_one_dimensional_integers(field):
     with pytest.raises(ValueError, match="one-dimensional"):
         call(**{field: np.zeros((6, 1), dtype=int)})
-    with pytest.raises(TypeError, match="integers"):
+    with pytest.raises(ValueError, match=f"{field} row 0: 0.5 is not an integer id"):
         call(**{field: [0.5] * 6})
-    with pytest.raises(TypeError, match="integers"):
-        call(**{field: ["u1"] * 6})
+    with pytest.raises(TypeError, match=f"{field} row 0: .* is not an id"):
+        call(**{field: [None] * 6})
 
 
 def test_trajectory_split_in_two_runs():

@@ -58,7 +58,7 @@ def cpu_next_distances(batch, distance="shortest"):
                                    success=batch["success"], next_state=batch.get("next_state"),
                                    cost=batch.get("cost"), action=batch.get("action"), distance=distance)
     out = np.full(len(batch["group"]), np.nan)
-    for g in range(graphs.num_groups):
+    for g in graphs.group_ids:
         dist = graphs.distances(g)
         _, dst, rows = graphs.edges(g)
         out[rows] = dist[dst]
@@ -83,12 +83,19 @@ BAD_BATCHES = [
     {"success": [1, 1, 0, 0, 1, 1]},
     {"trajectory": [0, 0, 1, 1, 2, 0], "group": [0, 0, 0, 0, 1, 1], "reward": [0, 0, 0, 0, 0, np.nan]},
 ]
+# The methods the CUDA path implements; the others are refused (docs/cuda.md).
+CUDA_METHODS = tuple(m for m in graphgpo.METHODS if m != "progpo")
 GOOD_BATCH = {"group": [0, 0, 0, 1, 1, 1], "trajectory": [0, 0, 1, 2, 2, 3], "state": [1, 2, 3, 4, 5, 6],
               "success": [1, 1, 0, 0, 0, 1]}
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Without CUDA compiled in
+
+
+def test_progpo_is_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match="progpo is not implemented on the CUDA path"):
+        gcuda.advantages("progpo", **GOOD_BATCH)
 
 
 @pytest.mark.skipif(graphgpo.cuda_available(), reason="this build has the CUDA kernels")
@@ -200,7 +207,7 @@ def test_emulated_pipeline_reproduces_the_spec_examples(emulator):
 @SETTINGS
 @given(data=st.data())
 def test_emulated_pipeline_is_bit_identical_to_the_cpu_engine(emulator, data):
-    method = data.draw(st.sampled_from(graphgpo.METHODS))
+    method = data.draw(st.sampled_from(CUDA_METHODS))
     expected = method == "graphgpo" and data.draw(st.booleans())
     batch = data.draw(batches(with_action=True if expected else None))
     opts = data.draw(options(method))
@@ -210,6 +217,19 @@ def test_emulated_pipeline_is_bit_identical_to_the_cpu_engine(emulator, data):
     assert got.tobytes() == graphgpo.advantages(method, **batch, **opts).tobytes()
     if method == "graphgpo":
         assert dnext.tobytes() == cpu_next_distances(batch, opts.get("distance", "shortest")).tobytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_emulated_pipeline_reads_zero_next_state_as_absent(emulator, data):
+    """None in next_state becomes the reserved fingerprint {0, 0}; the device pipeline reads it as "no next
+    state" for that row, exactly as the CPU engine does."""
+    method = data.draw(st.sampled_from(graphgpo.METHODS))
+    batch = data.draw(batches(with_next_state=True, next_state_gaps=True))
+    got, dnext = emulator.advantages(method, batch)
+    assert got.tobytes() == graphgpo.advantages(method, **batch).tobytes()
+    if method == "graphgpo":
+        assert dnext.tobytes() == cpu_next_distances(batch).tobytes()
 
 
 def test_emulated_pipeline_on_rollout_sized_batches(emulator):
@@ -539,3 +559,8 @@ def test_device_runs_on_the_current_stream_and_leaves_inputs_alone():
     want = graphgpo.advantages("graphgpo", **{k: v.cpu().numpy() for k, v in t.items() if v is not None},
                                distance="expected")
     np.testing.assert_allclose(got.cpu().numpy(), want, rtol=0, atol=1e-12)
+
+
+def test_emulated_pipeline_refuses_progpo(emulator):
+    with pytest.raises(ValueError, match="progpo is not implemented on the CUDA path"):
+        emulator.advantages("progpo", GOOD_BATCH)

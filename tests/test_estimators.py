@@ -31,12 +31,13 @@ def test_engine_matches_reference(method, data):
     assert_matches_reference(method, batch, opts)
 
 
+@pytest.mark.parametrize("method", ["graphgpo", "progpo"])
 @SETTINGS
 @given(data=st.data())
-def test_expected_distance_matches_reference(data):
+def test_expected_distance_matches_reference(method, data):
     batch = data.draw(batches(with_action=True))
-    opts = data.draw(options("graphgpo"))
-    assert_matches_reference("graphgpo", batch, {**opts, "distance": "expected"})
+    opts = data.draw(options(method))
+    assert_matches_reference(method, batch, {**opts, "distance": "expected"})
 
 
 @settings(max_examples=100, deadline=None)

@@ -118,5 +118,5 @@ def test_large_mixed_lists_across_threads():
     bad[41_234] = 7
     bad[3_001] = None
     bad[45_000] = 2.5
-    with pytest.raises(TypeError, match="state row 3001: unsupported state type 'NoneType'"):
+    with pytest.raises(TypeError, match="^states row 3001: unsupported state type 'NoneType'"):
         graphgpo.fingerprint(bad, num_threads=2)

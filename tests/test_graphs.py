@@ -12,7 +12,7 @@ from graphgpo.graph import NODE_STATE, NODE_SUCCESS, NODE_TERMINAL
 
 
 @settings(max_examples=150, deadline=None)
-@given(batch=batches(with_action=True))
+@given(batch=batches(with_action=True, next_state_gaps=True))
 def test_graphs_match_reference(batch):
     """Node count, edge endpoints and distances per group agree with the reference graph."""
     graphs = graphgpo.build_graphs(**batch)
@@ -20,7 +20,8 @@ def test_graphs_match_reference(batch):
                                                        "cost", "action")})
     nxt = next_nodes(batch["state"], batch["next_state"], batch["success"], batch["trajectory"])
     assert [int(g) for g in graphs.group_ids] == list(ref)
-    for g, (gid, dist) in enumerate(ref.items()):
+    for g, dist in ref.items():  # methods take the group id, as passed
+        gid = g
         assert graphs.num_nodes(g) == len(dist) + (0 if SUCCESS in dist else 1)
         src, dst, rows = graphs.edges(g)
         rows_of_group = [i for i, x in enumerate(batch["group"]) if x == gid]
@@ -74,7 +75,7 @@ def test_to_networkx_and_dot():
     assert g.nodes[0]["kind"] == "success" and g.nodes[1]["label"] == "A" and g.nodes[1]["distance"] == 2
     assert sorted(d["advantage"] for _, _, d in g.edges(data=True)) == sorted(adv.tolist())
     dot = graphs.to_dot(0, advantages=adv)
-    assert dot.startswith("digraph group_0 {") and dot.count("->") == 9 and 'label="SUCCESS\\nd=0"' in dot
+    assert dot.startswith('digraph "group 0" {') and dot.count("->") == 9 and 'label="SUCCESS\\nd=0"' in dot
     assert "#" in dot  # colored edges
 
 
@@ -96,3 +97,66 @@ def test_diagnostics_empty_and_failed_groups():
     assert d["groups_without_success"] == 1 and d["groups_without_success_share"] == 0.5
     e = graphgpo.diagnostics(group=[], trajectory=[], state=[], success=[])
     assert e["num_rows"] == 0 and np.isnan(e["failed_steps_closer_share"])
+
+
+# -- GraphBatch takes group ids, checks advantages, and says what it holds ----------------------------------
+
+TWO_GROUPS = {"group": [7, 7, 3, 3], "trajectory": [0, 0, 1, 1], "state": ["a", "b", "x", "y"],
+              "success": [1, 1, 0, 0]}
+
+
+def test_methods_take_the_group_id_as_passed():
+    """to_dot(7) on groups [7, 7, 3, 3] used to raise IndexError (it took a group index)."""
+    graphs = graphgpo.build_graphs(**TWO_GROUPS)
+    assert graphs.group_ids.tolist() == [7, 3] and 7 in graphs and 0 not in graphs
+    src, dst, rows = graphs.edges(3)
+    assert rows.tolist() == [2, 3] and graphs.has_success(7) and not graphs.has_success(3)
+    assert graphs.node_labels(3) == ["SUCCESS", "x", "y", "TERMINAL 3"]
+    assert graphs.to_dot(np.int64(7)).startswith('digraph "group 7" {')
+    assert graphs.num_edges(7) == 2 and graphs.csr(3).rows.tolist() == [2, 3]
+    with pytest.raises(ValueError, match=r"group 0 is not in this batch \(its group ids: 7, 3\)"):
+        graphs.distances(0)
+    with pytest.raises(TypeError, match="group id"):
+        graphs.distances(1.0)
+
+
+def test_string_group_ids():
+    """verl's uid strings: the graphs are found by the same strings (bytes equal their UTF-8 str)."""
+    uid = ["9b2e-task", "9b2e-task", "c41f-task", "c41f-task"]
+    graphs = graphgpo.build_graphs(**{**TWO_GROUPS, "group": uid})
+    assert graphs.group_ids.tolist() == ["9b2e-task", "c41f-task"]
+    assert graphs.edges("c41f-task")[2].tolist() == [2, 3] and graphs.edges(b"c41f-task")[2].tolist() == [2, 3]
+    assert graphs.to_dot("9b2e-task").startswith('digraph "group 9b2e-task" {')
+    assert "missing" not in graphs and "c41f-task" in graphs
+    assert graphgpo.build_graphs(**{**TWO_GROUPS, "group": np.array(uid)}).group_ids.tolist() == uid[::2]
+    nx = pytest.importorskip("networkx")
+    assert isinstance(graphs.to_networkx("9b2e-task"), nx.MultiDiGraph)
+
+
+def test_repr():
+    graphs = graphgpo.build_graphs(**TWO_GROUPS)
+    assert repr(graphs) == "GraphBatch(2 groups [7, 3], 4 rows, 7 nodes)"
+    many = graphgpo.build_graphs(group=list(range(8)), trajectory=list(range(8)), state=[1] * 8, success=[1] * 8)
+    assert repr(many) == "GraphBatch(8 groups [0, 1, 2, 3, 4, ...], 8 rows, 16 nodes)"
+    assert repr(graphgpo.build_graphs(group=["u"], trajectory=[0], state=[1], success=[1])) == \
+        "GraphBatch(1 groups ['u'], 1 rows, 2 nodes)"
+
+
+@pytest.mark.parametrize("bad", [[0.5] * 3, [0.5] * 5, np.zeros((4, 1))])
+def test_advantages_must_match_the_batch_rows(bad):
+    """A wrong-length array used to give a raw numpy IndexError (too short) or pass silently (too long)."""
+    graphs = graphgpo.build_graphs(**TWO_GROUPS)
+    with pytest.raises(ValueError, match="advantages has shape .* but this batch has 4 rows"):
+        graphs.to_dot(7, advantages=bad)
+    pytest.importorskip("networkx")
+    with pytest.raises(ValueError, match="this batch has 4 rows"):
+        graphs.to_networkx(3, advantages=bad)
+
+
+def test_dot_of_a_batch_with_none_next_states_uses_its_rows():
+    """The rows used for the advantages (next_state with gaps) are the rows drawn."""
+    batch = {**EXAMPLE_1, "next_state": [None, "C", "X", None, "Y", None, "B", None, "C"]}
+    adv = graphgpo.advantages("graphgpo", omega=0.5, **batch)
+    dot = graphgpo.build_graphs(**batch).to_dot(0, advantages=adv)
+    assert dot == graphgpo.build_graphs(**EXAMPLE_1).to_dot(0, advantages=adv)
+    assert "TERMINAL" not in dot and '[label="-0.472"' in dot

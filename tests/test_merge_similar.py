@@ -15,7 +15,7 @@ from reference_similar import graph_canonical_states, reference_similar_advantag
 import graphgpo
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-GRAPH_METHODS = ("gigpo", "graphgpo")
+GRAPH_METHODS = ("gigpo", "graphgpo", "progpo")
 
 # SPEC example: K, H, P are a kitchen, a hallway and a pantry, t a turn counter.
 K = "You are in the kitchen. A fridge, a table. Turn {}.".format

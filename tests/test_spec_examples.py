@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 from reference import reference_advantages
-from spec_examples import EXAMPLE_1, EXAMPLE_2, EXPECTED_1, EXPECTED_2
+from spec_examples import (
+    EXAMPLE_1,
+    EXAMPLE_2,
+    EXAMPLE_3,
+    EXPECTED_1,
+    EXPECTED_2,
+    EXPECTED_PROGPO_1,
+    EXPECTED_PROGPO_3,
+)
 
 import graphgpo
 
@@ -21,6 +29,28 @@ def test_worked_example_1(compute, case):
 def test_worked_example_2(compute, distance):
     got = compute("graphgpo", omega=0.5, distance=distance, **EXAMPLE_2)
     np.testing.assert_allclose(got, EXPECTED_2[distance], atol=1e-6)
+
+
+@pytest.mark.parametrize("compute", [graphgpo.advantages, reference_advantages], ids=["engine", "reference"])
+@pytest.mark.parametrize("options", list(EXPECTED_PROGPO_1), ids=lambda o: "-".join(v for _, v in o) or "default")
+def test_worked_example_3_progpo(compute, options):
+    got = compute("progpo", **dict(options), **EXAMPLE_1)
+    np.testing.assert_allclose(got, EXPECTED_PROGPO_1[options], atol=1e-6)
+
+
+@pytest.mark.parametrize("compute", [graphgpo.advantages, reference_advantages], ids=["engine", "reference"])
+def test_worked_example_3_progpo_costs_and_a_group_without_success(compute):
+    got = compute("progpo", **EXAMPLE_3)
+    np.testing.assert_allclose(got, EXPECTED_PROGPO_3, atol=1e-6)
+
+
+def test_progpo_signs_follow_progress_not_outcome():
+    """SPEC's point for ProGPO: the detour A->B of a successful rollout is negative, the step B->C of a failed
+    one positive, and omega changes nothing."""
+    adv = graphgpo.advantages("progpo", **EXAMPLE_1)
+    assert adv[0] < 0 < adv[8]
+    assert list(np.sign(adv)) == [-1, 1, 1, 1, 1, -1, -1, -1, 1]
+    np.testing.assert_array_equal(graphgpo.advantages("progpo", omega=0.9, gamma=0.1, **EXAMPLE_1), adv)
 
 
 def test_failed_step_toward_success_beats_self_loop():

@@ -138,6 +138,37 @@ void graph_returns(const BatchView& b, const Options& o, Workspace& w) {
   }
 }
 
+// ProGPO's progress of one row (SPEC "ProGPO"): -1 for an invalid action or a self-loop; 0 where both ends
+// cannot reach SUCCESS (every row of a group without a success); else min(1, (d(s) - d(s')) / cost) when the
+// step gets closer to SUCCESS by more than a rounding error, -1 when it does not.
+constexpr double kProgressTolerance = 1e-9;
+
+double progress_sign(double d_state, double d_next, double unreachable, double cost, bool loop, bool valid) {
+  if (loop || !valid) return -1.0;
+  if (d_state == unreachable && d_next == unreachable) return 0.0;
+  const double q = (d_state - d_next) / cost;
+  return q > kProgressTolerance ? std::min(1.0, q) : -1.0;
+}
+
+// ProGPO: A = episode_weight * A_E + step_weight * rho * K, K = |episode_weight| * max |A_E| + 1, so that the
+// step's progress decides the sign wherever rho = +-1.
+void progress_advantages(const BatchView& b, const Options& o, Workspace& w, double* out) {
+  const GroupGraph& graph = w.graph;
+  const double unreachable = compute_distances(graph, b, o.distance, w.dist, w.distance_scratch);
+  const size_t num_edges = static_cast<size_t>(graph.num_edges());
+  double largest = 0.0;
+  for (size_t e = 0; e < num_edges; ++e) largest = std::max(largest, std::abs(w.episode_adv[e]));
+  const double scale = std::abs(o.episode_weight) * largest + 1.0;
+  for (size_t e = 0; e < num_edges; ++e) {
+    const size_t row = static_cast<size_t>(graph.edge_row[e]);
+    const int32_t src = graph.edge_src[e];
+    const int32_t dst = graph.edge_dst[e];
+    const double rho = progress_sign(w.dist[static_cast<size_t>(src)], w.dist[static_cast<size_t>(dst)], unreachable,
+                                     b.cost ? b.cost[row] : 1.0, src == dst, !b.valid || b.valid[row]);
+    out[row] = o.episode_weight * w.episode_adv[e] + o.step_weight * rho * scale;
+  }
+}
+
 // Normalizes step returns within each step group (edges step_edges[offsets[k] .. offsets[k+1])) and writes
 // A = episode_weight * A_E + step_weight * A_S for their rows.
 void normalize_step_groups(const std::vector<int64_t>& offsets, const std::vector<int64_t>& edges, const Options& o,
@@ -170,11 +201,16 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     return;
   }
   const bool similar = o.merge == Merge::Similar;
-  // graphgpo merges graph nodes; gigpo merges start states only (below), on the exact graph.
+  // graphgpo and progpo merge graph nodes; gigpo merges start states only (below), on the exact graph.
+  const bool graph_method = method == Method::GraphGpo || method == Method::ProGpo;
   NodeMerging merging;
-  merging.similar = similar && method == Method::GraphGpo;
+  merging.similar = similar && graph_method;
   merging.threshold = o.similarity;
-  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/method == Method::GraphGpo, merging);
+  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/graph_method, merging);
+  if (method == Method::ProGpo) {
+    progress_advantages(b, o, w, out);
+    return;
+  }
   const GroupGraph& graph = w.graph;
   const size_t num_edges = static_cast<size_t>(graph.num_edges());
   w.step_return.resize(num_edges);
@@ -227,7 +263,9 @@ void compute_advantages_into(Method method, const BatchView& batch, const Option
   const bool similar = options.merge == Merge::Similar && method != Method::Grpo;  // grpo: no effect
   if (similar) validate_texts(batch);
   const BatchLayout layout =
-      validate_and_layout(batch, method == Method::GraphGpo && options.distance == DistanceKind::Expected,
+      validate_and_layout(batch,
+                          (method == Method::GraphGpo || method == Method::ProGpo) &&
+                              options.distance == DistanceKind::Expected,
                           options.num_threads);
   const size_t num_groups = layout.num_groups();
   if (num_groups == 0) return;

@@ -4,6 +4,9 @@ namespace graphgpo {
 inline namespace v0 {
 namespace {
 
+// Fingerprint {0, 0} is reserved for "no state" (fingerprint.hpp): as a row's next_state it means absent.
+bool is_no_state(const Fingerprint& f) { return f.lo == 0 && f.hi == 0; }
+
 // Merges the state nodes 1 .. S of a graph built so far (no terminal nodes yet) into representatives:
 // nodes are renumbered 1 .. R in order of creation and edges (dst -1 = terminal, not yet assigned) follow.
 void merge_similar_nodes(const BatchView& b, GroupGraph& graph, GraphScratch& scratch, double threshold) {
@@ -94,11 +97,13 @@ void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, 
       graph.edge_row[e] = static_cast<int64_t>(i);
       // Without next_state a row starts where the previous one ended: one lookup per row, not two.
       graph.edge_src[e] = (i > lo && !b.next_state) ? graph.edge_dst[e - 1] : node_of(b.state[i], 2 * i);
+      // A row whose next_state is {0, 0} ("no state") has none: SPEC's default applies to that row.
+      const bool given = b.next_state && !is_no_state(b.next_state[i]);
       if (i + 1 < hi) {
-        graph.edge_dst[e] = b.next_state ? node_of(b.next_state[i], 2 * i + 1) : node_of(b.state[i + 1], 2 * i + 2);
+        graph.edge_dst[e] = given ? node_of(b.next_state[i], 2 * i + 1) : node_of(b.state[i + 1], 2 * i + 2);
       } else if (succeeded) {
         graph.edge_dst[e] = 0;
-      } else if (b.next_state) {
+      } else if (given) {
         graph.edge_dst[e] = node_of(b.next_state[i], 2 * i + 1);
       } else {
         graph.edge_dst[e] = -1;

@@ -175,6 +175,7 @@ Method parse_method(const std::string& name) {
   if (name == "grpo") return Method::Grpo;
   if (name == "gigpo") return Method::Gigpo;
   if (name == "graphgpo") return Method::GraphGpo;
+  if (name == "progpo") return Method::ProGpo;
   fail("unknown method '" + name + "': expected 'grpo', 'gigpo' or 'graphgpo'");
 }
 
@@ -183,6 +184,7 @@ const char* method_name(Method method) {
     case Method::Grpo: return "grpo";
     case Method::Gigpo: return "gigpo";
     case Method::GraphGpo: return "graphgpo";
+    case Method::ProGpo: return "progpo";
   }
   return "?";
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json as _json
 
 from . import _core
-from ._api import DEFAULT_OPTIONS, METHODS, advantages, fingerprint, gigpo, graphgpo, grpo
+from ._api import DEFAULT_OPTIONS, METHODS, advantages, fingerprint, gigpo, graphgpo, grpo, progpo
 from ._inputs import FINGERPRINT_DTYPE
 from ._paths import get_cmake_dir, get_include, get_library
 from .diagnostics import diagnostics
@@ -46,4 +46,5 @@ __all__ = [
     "gigpo",
     "graphgpo",
     "grpo",
+    "progpo",
 ]

@@ -23,7 +23,7 @@ from ._inputs import (
 from ._text import text_states, wants_texts
 
 #: The estimators, by name.
-METHODS = ("grpo", "gigpo", "graphgpo")
+METHODS = ("grpo", "gigpo", "graphgpo", "progpo")
 
 #: SPEC defaults; every estimator accepts every option (each uses the ones it needs).
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -80,19 +80,20 @@ def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=N
     if texts:
         if key is not None:  # the key's results are the states: apply it once, for fingerprints and texts
             state = [key(s) for s in state]
-            next_state = None if next_state is None else [key(s) for s in next_state]
+            next_state = None if next_state is None else [None if s is None else key(s) for s in next_state]
             key = None
         state_text = text_states(state, "state")
-        next_state_text = None if next_state is None else text_states(next_state, "next_state")
+        next_state = None if next_state is None else text_states(next_state, "next_state")
+        next_state_text = None if next_state is None else _fill_missing(next_state, state_text)
         _core._check_texts(state_text, next_state_text)  # name the field and row before hashing fails
-        state, next_state = state_text, next_state_text
+        state = state_text  # next_state keeps its None rows: they hash to "no state"
     return Batch(
         group=as_ids(group, "group"),
         trajectory=as_ids(trajectory, "trajectory"),
         state=fingerprints(state, "state", key=key, num_threads=threads, check_only=not hash_states),
         next_state=None if next_state is None else fingerprints(next_state, "next_state", key=key,
                                                                  num_threads=threads,
-                                                                 check_only=not hash_states),
+                                                                 check_only=not hash_states, allow_none=True),
         success=as_flags(success, "success"),
         valid=None if valid is None else as_flags(valid, "valid"),
         reward=None if reward is None else as_floats(reward, "reward"),
@@ -101,6 +102,16 @@ def prepare_batch(*, group, trajectory, state, success, next_state=None, valid=N
         state_text=state_text,
         next_state_text=next_state_text,
     )
+
+
+def _fill_missing(texts: Any, like: Any) -> Any:
+    """Texts with each None ("no next state") replaced by an empty text of row 0's kind. The engine never
+    reads them (a row without a next state leads to the next row's state), but the text column must be
+    text throughout."""
+    if not any(t is None for t in texts):
+        return texts
+    empty = like[0][:0] if len(like) else ""
+    return [empty if t is None else t for t in texts]
 
 
 def thread_count(num_threads: Any) -> int:
@@ -150,14 +161,18 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     """Per-row advantages of a batch of agent steps, exactly as SPEC.md defines them.
 
     Args:
-        method: ``"grpo"``, ``"gigpo"`` or ``"graphgpo"``.
-        group: task group id per row (all rollouts of one task share it), integers.
-        trajectory: trajectory id per row; a trajectory's rows are contiguous and in step order.
-        state: the state at the start of each step: a list of str or bytes, a 1-D integer array, a 2-D array
-            (one row per state), ragged integer sequences, or fingerprints from :func:`fingerprint`.
-        success: whether the row's trajectory succeeded (constant per trajectory).
-        next_state: the state after each step (same kinds as ``state``); default: the next row's state.
-        valid: whether each action was valid (default all valid).
+        method: ``"grpo"``, ``"gigpo"``, ``"graphgpo"`` or ``"progpo"``.
+        group: task group id per row (all rollouts of one task share it): integers within int64, or
+            strings such as verl's uuid ``uid`` (hashed to int64; equal strings give equal ids).
+        trajectory: trajectory id per row (integers or strings, like ``group``); a trajectory's rows are
+            contiguous and in step order.
+        state: the state at the start of each step: a list of str or bytes (a str is its UTF-8 bytes), a
+            1-D integer array, a 2-D array (one row per state), ragged integer sequences (lists, arrays or
+            1-D CPU tensors of token ids), or fingerprints from :func:`fingerprint`.
+        success: whether the row's trajectory succeeded (bools or 0/1; constant per trajectory).
+        next_state: the state after each step (same kinds as ``state``); default: the next row's state. A
+            row's next_state may be None ("no next state": the default applies to that row).
+        valid: whether each action was valid (bools or 0/1; default all valid).
         reward: per-step rewards (default: ``success_reward`` on the last row of a successful trajectory).
         cost: per-step edge costs > 0 (default 1).
         action: action identity per row (needed by ``distance="expected"``); any hashables.
@@ -171,8 +186,9 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
         float64 array, one advantage per row. An empty batch gives an empty array.
 
     Raises:
-        ValueError: bad rows (naming the first), unequal lengths, unknown or out-of-range options/method.
-        TypeError: ids that are not integers, unsupported state types.
+        ValueError: bad rows (naming the first), unequal lengths, unknown or out-of-range options/method,
+            ids outside int64 or fractional, flags other than 0/1.
+        TypeError: ids that are neither integers nor strings (or a mix), unsupported state types.
     """
     _check_method(method)
     encoded_options = _options_with_threads(options, num_threads)
@@ -197,6 +213,12 @@ def gigpo(**kwargs: Any) -> np.ndarray:
 def graphgpo(**kwargs: Any) -> np.ndarray:
     """GraphGPO advantages: A_E plus graph distance-to-success returns normalized within step groups."""
     return advantages("graphgpo", **kwargs)
+
+
+def progpo(**kwargs: Any) -> np.ndarray:
+    """ProGPO advantages: every step credited by its progress toward success on the group's graph, scaled to
+    outrank A_E (SPEC "ProGPO")."""
+    return advantages("progpo", **kwargs)
 
 
 def fingerprint(states: Any, *, key: StateKey | None = None, num_threads: int | None = None) -> np.ndarray:

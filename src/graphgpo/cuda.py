@@ -141,11 +141,11 @@ def _flags(torch, value, name, device):
     if _is_tensor(torch, value):
         if value.ndim != 1:
             raise ValueError(f"{name} must be one-dimensional, got shape {tuple(value.shape)}")
-        if value.dtype.is_floating_point:
+        if value.dtype != torch.bool:
             bad = (value != 0) & (value != 1)
-            if bool(bad.any()):  # one scalar copy, only for float flags
+            if bool(bad.any()):  # one scalar copy, only for non-bool flags (success=2 is an error)
                 row = int(torch.nonzero(bad)[0, 0])
-                raise ValueError(f"{name} must be boolean; row {row} is {float(value[row])!r}")
+                raise ValueError(f"{name} must be boolean; row {row} is {value[row].item()!r} (expected True/False or 0/1)")
         if _on_target(value) and value.device != device:
             raise ValueError(f"{name} is on {value.device} but the batch is on {device}")
         return (value.detach().to(device) != 0).to(torch.uint8).contiguous()
@@ -225,7 +225,7 @@ def _device_fingerprints(torch, states, name, device, key=None, hash_states=True
             return out
         raise ValueError(f"{name} must be one- or two-dimensional, got shape {tuple(states.shape)}")
     # Python states (text, bytes, lists, numpy): hashed by the CPU engine, uploaded once.
-    host = fingerprints(states, name, key=key, check_only=not hash_states)
+    host = fingerprints(states, name, key=key, check_only=not hash_states, allow_none=name == "next_state")
     return torch.from_numpy(np.ascontiguousarray(host).view(np.int64)).to(device)
 
 
@@ -276,6 +276,8 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     Raises RuntimeError when this build has no CUDA kernels or PyTorch sees no device, ImportError without
     PyTorch, and ValueError/TypeError for bad input (naming the first offending row, like the CPU engine).
     """
+    if method == "progpo":
+        raise ValueError("progpo is not implemented on the CUDA path; use graphgpo.advantages (CPU)")
     if method not in _METHODS:
         raise ValueError(f"unknown method {method!r}: expected one of {', '.join(_METHODS)}")
     thread_count(num_threads)  # ignored here, but held to the same rules as on the CPU

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._api import StateKey
+from ._inputs import as_flags, as_ids
 from .graph import NODE_STATE, build_graphs
 
 
@@ -31,14 +32,15 @@ def diagnostics(*, group, trajectory, state, success, next_state=None, cost=None
     graphs = build_graphs(group=group, trajectory=trajectory, state=state, success=success,
                           next_state=next_state, cost=cost, action=action, key=key, num_threads=num_threads,
                           **ignored)
-    success_rows = np.asarray(success).astype(bool) if len(np.asarray(success)) else np.zeros(0, bool)
-    traj = np.asarray(trajectory)
+    # The engine's view of the rows (validated flags, hashed string ids), not the raw inputs.
+    success_rows = as_flags(success, "success").astype(bool)
+    traj = as_ids(trajectory, "trajectory")
     nodes, edges = graphs.sizes()
     shared = unreachable = state_nodes = 0
     failed_closer = failed_steps = success_not_closer = success_steps = 0
     without_success = 0
     merged = 0
-    for g in range(graphs.num_groups):
+    for g in graphs.group_ids:
         merged += graphs.num_exact_states(g) - int(np.count_nonzero(graphs.node_kinds(g) == NODE_STATE))
         src, dst, rows = graphs.edges(g)
         # Rows whose start node is left by more than one trajectory of the group.

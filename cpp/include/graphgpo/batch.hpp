@@ -17,7 +17,7 @@ struct BatchView {
   const int64_t* group = nullptr;       // task group id
   const int64_t* trajectory = nullptr;  // trajectory id; rows contiguous and in step order
   const Fingerprint* state = nullptr;   // state at the start of the step
-  const Fingerprint* next_state = nullptr;  // optional: default is the next row's state
+  const Fingerprint* next_state = nullptr;  // optional; absent (or {0,0} on a row): SPEC default
   const uint8_t* success = nullptr;     // nonzero = the trajectory succeeded; constant per trajectory
   const uint8_t* valid = nullptr;       // optional, default all valid
   const double* reward = nullptr;       // optional per-step reward

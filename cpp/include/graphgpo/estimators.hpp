@@ -1,4 +1,4 @@
-// The three estimators over a whole batch (SPEC "Estimators"): grpo, gigpo, graphgpo, in float64.
+// The estimators over a whole batch (SPEC "Estimators"): grpo, gigpo, graphgpo, progpo, in float64.
 // Groups are independent and are processed in parallel; every group writes only its own rows and sums in
 // row order, so the result is bit-identical for any thread count.
 #pragma once

@@ -4,7 +4,8 @@
 // - Node 0 is the group's SUCCESS node (always present, even in a group without a success).
 // - Then the group's distinct states, numbered in order of first appearance when rows are read in batch
 //   order (a row's state, then its next state).
-// - Then one terminal node per failed trajectory whose last row has no given next_state.
+// - Then one terminal node per failed trajectory whose last row has no given next_state (none passed, or
+//   {0, 0}, "no state", for that row; a non-last row without one goes to the next row's state).
 // - Every row is an edge (repeats and self-loops kept); edge e is the e-th row of the group in batch order.
 //   The last row of a successful trajectory always points to SUCCESS.
 // - CSR, both directions: out_edges[out_offsets[v] .. out_offsets[v+1]) are the edges leaving v, and

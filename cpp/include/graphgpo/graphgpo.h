@@ -62,9 +62,11 @@ GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_strings(const char* const* s
 GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_int64(const int64_t* values, size_t n, graphgpo_fingerprint_t* out);
 
 /**
- * Advantages of n rows. method: "grpo", "gigpo" or "graphgpo". Required: group, trajectory, state, success,
+ * Advantages of n rows. method: "grpo", "gigpo", "graphgpo" or "progpo" (@since 0.2). Required: group, trajectory, state, success,
  * out (n doubles). Optional (NULL): next_state, valid, reward, cost, action. options_json: a JSON object of
  * SPEC options (NULL or "" for defaults), e.g. {"omega": 0.5, "distance": "expected", "num_threads": 2}.
+ * A next_state entry of {0, 0} (never a real fingerprint) means "no next state" for that row: the next row's
+ * state, or for a trajectory's last row SPEC's rule (SUCCESS, or a terminal node of its own).
  * @since 0.1
  */
 GRAPHGPO_API graphgpo_status_t graphgpo_advantages(const char* method, size_t n, const int64_t* group,

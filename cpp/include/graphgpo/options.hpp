@@ -8,7 +8,7 @@
 namespace graphgpo {
 inline namespace v0 {
 
-enum class Method { Grpo, Gigpo, GraphGpo };
+enum class Method { Grpo, Gigpo, GraphGpo, ProGpo };
 enum class Norm { MeanStd, Mean };
 enum class Convention { Reference, Paper };
 enum class EpisodeStats { PerStep, PerTrajectory };
@@ -33,7 +33,7 @@ struct Options {
   int num_threads = 0;  // 0 = default (GRAPHGPO_NUM_THREADS or all cores); results never depend on it
 };
 
-// Parse "grpo" | "gigpo" | "graphgpo"; throws Error(InvalidArgument) otherwise.
+// Parse "grpo" | "gigpo" | "graphgpo" | "progpo"; throws Error(InvalidArgument) otherwise.
 Method parse_method(const std::string& name);
 const char* method_name(Method method);
 

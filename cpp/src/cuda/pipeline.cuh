@@ -250,6 +250,7 @@ inline size_t carve(char* base, const Shape& s, size_t temp_bytes, Work& w) {
 // Host-side checks made before anything runs, in the CPU engine's order and with its messages.
 inline void check_batch(Method method, const DeviceBatch& b, const Options& o) {
   validate_options(o);
+  if (method == Method::ProGpo) fail("progpo is not implemented on the CUDA path; use graphgpo.advantages (CPU)");
   if (o.merge == Merge::Similar && method != Method::Grpo)
     fail("merge='similar' compares texts and runs on the CPU engine only (graphgpo.advantages)");
   if (b.n == 0) return;
@@ -703,12 +704,15 @@ void run_pipeline(B& be, Method method, const DeviceBatch& batch, const Options&
       const uint32_t hi = W.tend[t];
       const uint64_t* f = nullptr;
       uint8_t kind = kDstState;
+      // A next_state of {0, 0} ("no state") is absent for that row, as on the CPU (graph.cpp).
+      const uint64_t* given = nstate ? nstate + 2 * static_cast<size_t>(i) : nullptr;
+      if (given && given[0] == 0 && given[1] == 0) given = nullptr;
       if (i + 1 < hi) {
-        f = nstate ? nstate + 2 * static_cast<size_t>(i) : state + 2 * (static_cast<size_t>(i) + 1);
+        f = given ? given : state + 2 * (static_cast<size_t>(i) + 1);
       } else if (success[i]) {
         kind = kDstSuccess;
-      } else if (nstate) {
-        f = nstate + 2 * static_cast<size_t>(i);
+      } else if (given) {
+        f = given;
       } else {
         kind = kDstTerminal;
       }

@@ -15,8 +15,8 @@ from .training import RunResult, moving_average
 
 __all__ = ["plot_curves", "plot_group"]
 
-_COLORS = {"grpo": "tab:gray", "gigpo": "tab:blue", "graphgpo": "tab:red"}
-_MORE_COLORS = ("tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+_COLORS = {"grpo": "tab:gray", "gigpo": "tab:blue", "graphgpo": "tab:red", "progpo": "tab:green"}
+_MORE_COLORS = ("tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 
 
 def _color(label: str, index: int) -> str:

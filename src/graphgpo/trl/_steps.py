@@ -39,8 +39,8 @@ __all__ = [
 TRACE_KEY = "graphgpo_trace"
 SUCCESS_KEY = "graphgpo_success"
 
-# User keys are tagged with their type ("s", "i", "b"); synthetic nodes start with a NUL byte, which no
-# tag does, so a synthetic node can never equal a state the environment reported.
+# User keys are tagged with their kind ("b" text, "i" integer); synthetic nodes start with a NUL byte, which
+# no tag does, so a synthetic node can never equal a state the environment reported.
 _STOP_ACTION = b"\x00graphgpo/stop-action"
 
 
@@ -53,12 +53,14 @@ def _stop_key(episode: int) -> bytes:
 
 
 def encode_key(key: Hashable) -> bytes:
-    """Canonical bytes of a state or action key (str, int or bytes), distinct across types.
+    """Canonical bytes of a state or action key (str, int or bytes).
 
-    ``1`` and ``"1"`` are different states; ``True`` is the integer 1, as Python's ``==`` says.
+    The package-wide rule: a str is its UTF-8 bytes, so ``"b"`` and ``b"b"`` are one state, as in
+    :func:`graphgpo.fingerprint`. Integers are their own kind: ``1`` and ``"1"`` are different states;
+    ``True`` is the integer 1, as Python's ``==`` says.
     """
     if isinstance(key, str):
-        return b"s" + key.encode("utf-8")
+        return b"b" + key.encode("utf-8")
     if isinstance(key, (bytes, bytearray, memoryview)):
         return b"b" + bytes(key)
     if isinstance(key, (int, np.integer)):

@@ -9,7 +9,7 @@ from trl import GRPOConfig
 
 __all__ = ["GraphGPOConfig", "ESTIMATORS"]
 
-ESTIMATORS = ("grpo", "gigpo", "graphgpo")
+ESTIMATORS = ("grpo", "gigpo", "graphgpo", "progpo")
 _CHOICES = {
     "advantage_estimator": ESTIMATORS,
     "norm": ("mean_std", "mean"),
@@ -31,8 +31,9 @@ class GraphGPOConfig(GRPOConfig):
 
         advantage_estimator (`str`, *optional*, defaults to `"graphgpo"`):
             `"grpo"` (episode advantage only), `"gigpo"` (plus a step advantage from discounted returns among
-            steps taken from the same state) or `"graphgpo"` (plus a step advantage from the next state's
-            distance to success on the group's state graph).
+            steps taken from the same state), `"graphgpo"` (plus a step advantage from the next state's
+            distance to success on the group's state graph) or `"progpo"` (every step credited by whether it
+            gets closer to success on the group's graph, outranking the outcome; SPEC "ProGPO").
         omega (`float`, *optional*, defaults to `0.1`):
             GraphGPO distance discount in (0, 1): a step's return is
             `success_reward * omega ** d(next_state)`.
