@@ -42,14 +42,20 @@ def test_names_cover_every_method():
 
 @pytest.mark.slow
 def test_import_verl_registers_the_estimators_in_a_fresh_process():
+    """The entry point registers the estimators on ``import verl``; VERL_USE_EXTERNAL_MODULES (verl's way to
+    import a module in every process, the docs' way to load the trainer) registers the trainer modes."""
     code = ("import json, verl\n"
             "from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY as r\n"
-            "print(json.dumps({k: getattr(v, 'graphgpo_method') for k, v in r.items()"
-            " if hasattr(v, 'graphgpo_method')}))\n")
+            "from verl.trainer.ppo.v1 import get_trainer_cls\n"
+            "print(json.dumps([{k: getattr(v, 'graphgpo_method') for k, v in r.items()"
+            " if hasattr(v, 'graphgpo_method')}, get_trainer_cls('graphgpo_sync').__name__]))\n")
     env = {k: v for k, v in os.environ.items() if k != "VERL_USE_EXTERNAL_PLUGINS"}
+    env["VERL_USE_EXTERNAL_MODULES"] = "graphgpo.verl.trainer"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == NAMES
+    names, trainer = json.loads(out.stdout.strip().splitlines()[-1])
+    assert names == NAMES
+    assert trainer == "GraphGPOPPOTrainerSync"
 
 
 def test_reloading_the_plugin_keeps_one_entry_per_name():
@@ -204,3 +210,105 @@ def test_a_ray_worker_finds_and_runs_the_estimators(local_ray):
     assert names == NAMES
     got = (adv.sum(-1) / tensors["response_mask"].sum(-1)).double().numpy()
     np.testing.assert_allclose(got, expected("graphgpo", SPEC_ROWS)[order], atol=2e-6)
+
+
+# -- the v1 trainer: per-turn step fields from the agent loop's extra_fields ---------------------------------
+
+
+class FakeTransferQueue:
+    """The two TransferQueue calls PPOTrainer._compute_advantage makes, over rows stored the way verl's
+    agent loop stores them (list_of_dict_to_tensordict of AgentLoopOutput.as_dict() plus the prompt's
+    fields)."""
+
+    def __init__(self, rows: dict):
+        self.rows = rows  # key -> field dict
+        self.put: dict = {}
+
+    def kv_batch_get(self, keys, partition_id, select_fields):
+        from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+        present = [f for f in select_fields if f in self.rows[keys[0]]]
+        return list_of_dict_to_tensordict([{f: self.rows[k][f] for f in present} for k in keys])
+
+    def kv_batch_put(self, keys, partition_id, fields):
+        self.put = {"keys": list(keys), "fields": fields}
+        return None
+
+
+def agent_loop_rows(order):
+    """SPEC_ROWS as verl v1 agent-loop turns: uid 'u0', session = trajectory, turn index = step; the step
+    fields in extra_fields; the final turn's reward on every turn (as verl does)."""
+    rows, steps = {}, {}
+    rng = np.random.default_rng(11)
+    for i in range(9):
+        t = SPEC_ROWS["trajectory"][i]
+        turn = steps.get(t, 0)
+        steps[t] = turn + 1
+        length = int(rng.integers(2, 5))
+        reward = torch.zeros(length)
+        reward[-1] = 10.0 * SPEC_ROWS["success"][i]
+        rows[f"u0_{t}_{turn}"] = {
+            "uid": "u0", "responses": torch.arange(length), "response_mask": torch.ones(length, dtype=torch.int64),
+            "rm_scores": reward,
+            "extra_fields": {"anchor_obs": f"room {SPEC_ROWS['state'][i]}", "next_obs": f"room {SPEC_ROWS['next_state'][i]}",
+                             "is_action_valid": bool(SPEC_ROWS["valid"][i]), "reward_extra_info": {}},
+        }
+    keys = list(rows)
+    return rows, [keys[i] for i in order]
+
+
+@pytest.fixture(scope="module")
+def trainer_module():
+    pytest.importorskip("transfer_queue")
+    from graphgpo.verl import trainer
+
+    return trainer
+
+
+@pytest.mark.parametrize("method", sorted(NAMES))
+def test_graphgpo_trainer_carries_turn_states_to_the_estimator(trainer_module, monkeypatch, method):
+    from omegaconf import OmegaConf
+    from transfer_queue import KVBatchMeta
+    from verl.trainer.ppo.v1 import trainer_base
+
+    order = np.random.default_rng(4).permutation(9)
+    rows, keys = agent_loop_rows(order)
+    fake = FakeTransferQueue(rows)
+    monkeypatch.setattr(trainer_base, "tq", fake)
+    monkeypatch.setattr(trainer_module, "tq", fake)
+    trainer = object.__new__(trainer_module.GraphGPOTrainerSync)
+    trainer.config = OmegaConf.create({
+        "algorithm": {"adv_estimator": method, "gamma": 1.0, "lam": 1.0, "use_kl_in_reward": False,
+                      "norm_adv_by_std_in_grpo": True, "graphgpo": {"omega": 0.5}},
+        "actor_rollout_ref": {"rollout": {"n": 3}}})
+    trainer._compute_advantage(KVBatchMeta(keys=keys, tags=[{}] * 9, partition_id="train"), {})
+    assert fake.put["keys"] == keys
+    advantages = fake.put["fields"]["advantages"]
+    got = np.array([float(advantages[i].double().mean()) for i in range(9)])
+    spec = dict(SPEC_ROWS)
+    np.testing.assert_allclose(got, expected(NAMES[method], spec, omega=0.5)[order], atol=2e-6)
+
+
+def test_graphgpo_trainer_modes_behave_as_the_stock_modes(trainer_module, monkeypatch):
+    from omegaconf import OmegaConf
+    from verl.trainer.ppo.v1 import PPOTrainer, get_trainer_cls
+
+    monkeypatch.setattr(PPOTrainer, "_build_replay_buffer", lambda self: (self.trainer_mode, self.parameter_sync_step))
+    for mode, stock in (("graphgpo_sync", "sync"), ("graphgpo_separate_async", "separate_async")):
+        trainer = object.__new__(get_trainer_cls(mode))
+        trainer.config = OmegaConf.create({"trainer": {"v1": {"trainer_mode": mode, "separate_async":
+                                                              {"parameter_sync_step": 4}}}})
+        trainer.trainer_mode = mode
+        assert trainer._build_replay_buffer() == (stock, 4 if stock == "separate_async" else 1)
+
+
+def test_turn_columns_name_what_is_wrong(trainer_module):
+    fields = graphgpo.verl.Fields()
+    cols = trainer_module.turn_columns(["a_0_1", "a_0_0", "b_2_0"], [{"anchor_obs": "x"}, {"anchor_obs": "y"},
+                                                                    {"anchor_obs": "z"}], fields)
+    assert cols["uid"].tolist() == ["a", "a", "b"] and cols["traj_uid"].tolist() == ["a_0", "a_0", "b_2"]
+    assert cols["step"].tolist() == [1, 0, 0] and cols["anchor_obs"].tolist() == ["x", "y", "z"]
+    with pytest.raises(ValueError, match="not on turn 'a_0_0'"):
+        trainer_module.turn_columns(["a_0_1", "a_0_0"], [{"anchor_obs": "x"}, {}], fields)
+    with pytest.raises(ValueError, match="is not verl v1's"):
+        trainer_module.turn_columns(["nokey"], [{}], fields)

@@ -5,8 +5,8 @@ contiguous. The rows are sorted by trajectory (trajectories in order of first ap
 the step field if there is one, else by batch position: a stable sort keeps their relative order), the
 estimator runs on the sorted rows, and each result goes back to its row's batch position.
 
-Ids (uid, traj_uid: uuid strings in verl) become integers by first appearance, so equal values get equal
-ids and nothing is hashed or truncated. Success, when the batch has no success column, is derived per
+Ids (uid, traj_uid: uuid strings in verl) become int64 ids exactly as :func:`graphgpo.advantages` makes
+them (integers as they are, str/bytes by their 128-bit fingerprint), so equal strings get equal ids. Success, when the batch has no success column, is derived per
 trajectory as verl-agent does: the trajectory succeeded iff its episode reward is > 0, where the episode
 reward is the ``episode_rewards`` column (largest value over the trajectory's rows), else the sum of its
 ``rewards``, else the sum of its rows' ``token_level_scores`` (``token_level_rewards`` if there are no
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._api import METHODS, advantages
+from .._inputs import as_ids
 from ._fields import Fields
 
 
@@ -99,17 +100,11 @@ def _column(columns: Columns, fields: Fields, role: str, n: int, *, required: bo
     return values
 
 
-def first_appearance_ids(values: np.ndarray, name: str) -> np.ndarray:
-    """int64 ids numbering distinct values by first appearance (equal values, equal ids)."""
-    ids: dict[Any, int] = {}
-    out = np.empty(len(values), dtype=np.int64)
-    for i, v in enumerate(values.tolist()):
-        try:
-            out[i] = ids.setdefault(v, len(ids))
-        except TypeError:
-            raise TypeError(f"column {name!r} row {i}: ids must be hashable (str, int, ...), got "
-                            f"{type(v).__name__}") from None
-    return out
+def first_rows(ids: np.ndarray) -> np.ndarray:
+    """Per row: the batch position of the first row with the same id (orders trajectories by first
+    appearance)."""
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    return first[inverse.reshape(-1)]
 
 
 def _flags(values: np.ndarray, name: str) -> np.ndarray:
@@ -134,6 +129,7 @@ def _numbers(values: np.ndarray, name: str) -> np.ndarray:
 def _trajectory_success(columns: Columns, fields: Fields, traj: np.ndarray, n: int,
                         reward: np.ndarray | None) -> tuple[np.ndarray, str]:
     """Per-row success flags derived from rewards when the batch has no success column (see module doc)."""
+    traj = np.unique(traj, return_inverse=True)[1].reshape(-1)  # 0..count-1
     count = int(traj.max()) + 1 if n else 0
     episode = _column(columns, fields, "episode_reward", n, required=False)
     if episode is not None:
@@ -154,12 +150,12 @@ def step_rows(columns: Columns, fields: Fields, method: str, n: int, *, memory: 
     """Read, convert and sort the SPEC row fields of an ``n``-row verl batch."""
     group_values = _column(columns, fields, "group", n, required=True)
     traj_values = _column(columns, fields, "trajectory", n, required=True)
-    group = first_appearance_ids(group_values, fields.group)
-    traj = first_appearance_ids(traj_values, fields.trajectory)
+    group = as_ids(group_values, fields.group)  # str/bytes ids hashed exactly as graphgpo.advantages does
+    traj = as_ids(traj_values, fields.trajectory)
 
     step = _column(columns, fields, "step", n, required=False)
     within = np.arange(n) if step is None else _numbers(step, fields.step)
-    order = np.lexsort((within, traj))
+    order = np.lexsort((within, first_rows(traj)))
     if step is not None:
         same = (traj[order][1:] == traj[order][:-1]) & (within[order][1:] == within[order][:-1])
         if same.any():
@@ -228,6 +224,7 @@ def _in_batch_terms(error: Exception, rows: Rows, fields: Fields) -> Exception:
 def row_advantages(columns: Columns, fields: Fields, method: str, n: int, *, key: Any = None,
                    num_threads: int | None = None, memory: Any = None, **options: Any) -> np.ndarray:
     """float64 advantages, one per batch row, in the batch's order."""
+    method = getattr(method, "value", method)  # verl's AdvantageEstimator members are str Enums
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
     if n == 0:
