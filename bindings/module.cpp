@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "graphgpo/estimators.hpp"
 #include "graphgpo/fingerprint.hpp"
 #include "graphgpo/graph_batch.hpp"
+#include "graphgpo/memory.hpp"
 #include "graphgpo/options.hpp"
 #include "graphgpo/parallel.hpp"
 #include "text.hpp"
@@ -19,7 +21,8 @@
 namespace py = pybind11;
 using graphgpo::Fingerprint;
 
-void register_cuda_bindings(py::module_& m);  // cuda_bindings.cpp: graphgpo._core._cuda
+void register_cuda_bindings(py::module_& m);    // cuda_bindings.cpp: graphgpo._core._cuda
+void register_memory_bindings(py::module_& m);  // memory_bindings.cpp: graphgpo._core.GraphMemory
 
 namespace {
 
@@ -147,6 +150,7 @@ struct BatchArgs {
   std::optional<DoubleArray> reward, cost;
   std::optional<Int64Array> action;
   std::optional<graphgpo_bindings::TextColumn> state_text, next_state_text;  // merge="similar"
+  std::optional<Int64Array> task;  // graph memory
 };
 
 // Text columns (str or bytes, not mixed) when given; next_state's kind must be state's.
@@ -177,10 +181,12 @@ graphgpo::BatchView make_view(const BatchArgs& a) {
   b.action = optional_data<int64_t>(a.action, n, "action");
   if (a.state_text) b.state_text = a.state_text->refs.data();
   if (a.next_state_text) b.next_state_text = a.next_state_text->refs.data();
+  b.task = optional_data<int64_t>(a.task, n, "task");
   return b;
 }
 
-py::array_t<double> advantages(const std::string& method, const BatchArgs& args, const std::string& options_json) {
+py::array_t<double> advantages(const std::string& method, const BatchArgs& args, const std::string& options_json,
+                               graphgpo::GraphMemory* memory) {
   const graphgpo::Method m = graphgpo::parse_method(method);
   const graphgpo::Options options = graphgpo::parse_options_json(options_json);
   const graphgpo::BatchView view = make_view(args);
@@ -188,7 +194,8 @@ py::array_t<double> advantages(const std::string& method, const BatchArgs& args,
   double* dst = out.mutable_data();
   {
     py::gil_scoped_release release;
-    graphgpo::compute_advantages_into(m, view, options, dst);  // a fresh array: nobody sees it on error
+    // A fresh array: nobody sees it on error. The memory serializes concurrent calls on itself.
+    graphgpo::compute_advantages_into(m, view, options, dst, memory);
   }
   return out;
 }
@@ -281,6 +288,14 @@ PYBIND11_MODULE(_core, m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const graphgpo::IoError& e) {
+      // OSError(errno, message, path): Python picks the subclass (FileNotFoundError, PermissionError, ...).
+      const std::string message = std::string(std::strerror(e.error_number())) + " (" + e.action() + ")";
+      PyObject* args = Py_BuildValue("(iss)", e.error_number(), message.c_str(), e.path().c_str());
+      if (args) {
+        PyErr_SetObject(PyExc_OSError, args);
+        Py_DECREF(args);
+      }
     } catch (const graphgpo::Error& e) {
       if (e.code() == graphgpo::ErrorCode::TypeMismatch) {
         PyErr_SetString(PyExc_TypeError, e.what());
@@ -314,22 +329,26 @@ PYBIND11_MODULE(_core, m) {
   auto make_args = [](Int64Array group, Int64Array trajectory, UInt64Array state, std::optional<UInt64Array> next_state,
                       UInt8Array success, std::optional<UInt8Array> valid, std::optional<DoubleArray> reward,
                       std::optional<DoubleArray> cost, std::optional<Int64Array> action) {
-    return BatchArgs{std::move(group), std::move(trajectory), std::move(state),  std::move(next_state),
-                     std::move(success), std::move(valid), std::move(reward), std::move(cost), std::move(action)};
+    BatchArgs args{std::move(group), std::move(trajectory), std::move(state),  std::move(next_state),
+                   std::move(success), std::move(valid), std::move(reward), std::move(cost), std::move(action)};
+    return args;
   };
   m.def(
       "advantages",
       [make_args](const std::string& method, Int64Array group, Int64Array trajectory, UInt64Array state,
                   std::optional<UInt64Array> next_state, UInt8Array success, std::optional<UInt8Array> valid,
                   std::optional<DoubleArray> reward, std::optional<DoubleArray> cost, std::optional<Int64Array> action,
-                  const std::string& options_json, const py::object& state_text, const py::object& next_state_text) {
+                  const std::string& options_json, const py::object& state_text, const py::object& next_state_text,
+                  graphgpo::GraphMemory* memory, std::optional<Int64Array> task) {
         BatchArgs args = make_args(group, trajectory, state, next_state, success, valid, reward, cost, action);
         attach_texts(args, state_text, next_state_text);
-        return advantages(method, args, options_json);
+        args.task = std::move(task);
+        return advantages(method, args, options_json, memory);
       },
       py::arg("method"), py::arg("group"), py::arg("trajectory"), py::arg("state"), py::arg("next_state"),
       py::arg("success"), py::arg("valid"), py::arg("reward"), py::arg("cost"), py::arg("action"),
-      py::arg("options_json"), py::arg("state_text") = py::none(), py::arg("next_state_text") = py::none());
+      py::arg("options_json"), py::arg("state_text") = py::none(), py::arg("next_state_text") = py::none(),
+      py::arg("memory") = nullptr, py::arg("task") = std::nullopt);
   m.def(
       "build_graphs",
       [make_args](Int64Array group, Int64Array trajectory, UInt64Array state, std::optional<UInt64Array> next_state,
@@ -357,6 +376,7 @@ PYBIND11_MODULE(_core, m) {
       .def("csr", &PyGraphBatch::csr, py::arg("group"), py::arg("reverse") = false)
       .def("node_origins", &PyGraphBatch::node_origins, py::arg("group"))
       .def("num_exact_states", &PyGraphBatch::num_exact_states, py::arg("group"));
+  register_memory_bindings(m);
   register_cuda_bindings(m);
   graphgpo_bindings::register_text_bindings(m);
 }

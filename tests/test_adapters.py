@@ -24,7 +24,7 @@ def _public_methods(obj) -> set[str]:
 
 
 def _check_trace_protocol(env, actions) -> None:
-    """Step-trace protocol (docs/design.md): one (s, s', valid) per call, chained, cleared by reset."""
+    """Step-trace protocol (docs/guide.md): one (s, s', valid) per call, chained, cleared by reset."""
     assert _public_methods(env) == {"act", "reset", "get_reward"}
     first = env.reset(seed=3)
     assert isinstance(first, str) and first

@@ -224,7 +224,7 @@ def test_emulated_pipeline_is_bit_identical_to_the_cpu_engine(emulator, data):
 def test_emulated_pipeline_reads_zero_next_state_as_absent(emulator, data):
     """None in next_state becomes the reserved fingerprint {0, 0}; the device pipeline reads it as "no next
     state" for that row, exactly as the CPU engine does."""
-    method = data.draw(st.sampled_from(graphgpo.METHODS))
+    method = data.draw(st.sampled_from(CUDA_METHODS))
     batch = data.draw(batches(with_next_state=True, next_state_gaps=True))
     got, dnext = emulator.advantages(method, batch)
     assert got.tobytes() == graphgpo.advantages(method, **batch).tobytes()
@@ -484,7 +484,7 @@ def test_device_spec_examples():
 @SETTINGS
 @given(data=st.data())
 def test_device_matches_the_cpu_engine(data):
-    method = data.draw(st.sampled_from(graphgpo.METHODS))
+    method = data.draw(st.sampled_from(CUDA_METHODS))
     expected_distance = method == "graphgpo" and data.draw(st.booleans())
     batch = data.draw(batches(with_action=True if expected_distance else None))
     opts = data.draw(options(method))

@@ -139,7 +139,7 @@ def test_repr():
     many = graphgpo.build_graphs(group=list(range(8)), trajectory=list(range(8)), state=[1] * 8, success=[1] * 8)
     assert repr(many) == "GraphBatch(8 groups [0, 1, 2, 3, 4, ...], 8 rows, 16 nodes)"
     assert repr(graphgpo.build_graphs(group=["u"], trajectory=[0], state=[1], success=[1])) == \
-        "GraphBatch(1 groups ['u'], 1 rows, 2 nodes)"
+        "GraphBatch(1 group ['u'], 1 rows, 2 nodes)"
 
 
 @pytest.mark.parametrize("bad", [[0.5] * 3, [0.5] * 5, np.zeros((4, 1))])
@@ -160,3 +160,14 @@ def test_dot_of_a_batch_with_none_next_states_uses_its_rows():
     dot = graphgpo.build_graphs(**batch).to_dot(0, advantages=adv)
     assert dot == graphgpo.build_graphs(**EXAMPLE_1).to_dot(0, advantages=adv)
     assert "TERMINAL" not in dot and '[label="-0.472"' in dot
+
+
+def test_diagnostics_do_not_depend_on_group_ids():
+    """The same rows under other ids (ints that are not 0..k-1, uid strings) give the same statistics."""
+    batch = {"group": [0, 0, 0, 1, 1, 1], "trajectory": [0, 0, 1, 2, 2, 3], "state": [1, 2, 1, 5, 6, 5],
+             "success": [1, 1, 0, 0, 0, 1]}
+    want = graphgpo.diagnostics(**batch)
+    for group in ([70, 70, 70, 3, 3, 3], ["uid-b", "uid-b", "uid-b", "uid-a", "uid-a", "uid-a"]):
+        got = graphgpo.diagnostics(**{**batch, "group": group})
+        assert got == pytest.approx(want, nan_ok=True)
+    assert want["shared_state_row_share"] == pytest.approx(4 / 6)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -12,9 +13,14 @@
 #include "graphgpo/estimators.hpp"
 #include "graphgpo/fingerprint.hpp"
 #include "graphgpo/graph_batch.hpp"
+#include "graphgpo/memory.hpp"
 
 struct graphgpo_graphs {
   graphgpo::GraphBatch batch;
+};
+
+struct graphgpo_memory {
+  std::unique_ptr<graphgpo::GraphMemory> memory;
 };
 
 namespace {
@@ -36,6 +42,7 @@ graphgpo_status_t guarded(Body body) {
       case graphgpo::ErrorCode::TypeMismatch: return GRAPHGPO_TYPE_ERROR;
       case graphgpo::ErrorCode::OutOfMemory: return GRAPHGPO_OUT_OF_MEMORY;
       case graphgpo::ErrorCode::NotCompiledWithCuda: return GRAPHGPO_NOT_COMPILED_WITH_CUDA;
+      case graphgpo::ErrorCode::Io: return GRAPHGPO_IO_ERROR;
       default: return GRAPHGPO_INTERNAL;
     }
   } catch (const std::bad_alloc&) {
@@ -177,11 +184,11 @@ struct BatchInput {
 
   explicit BatchInput(const graphgpo_batch_t* caller) {
     const graphgpo_batch_t b = read_batch(caller);
-    if (b.task) graphgpo::fail("batch->task needs a memory handle (not available in this build)");
     const bool texts = b.state_text || b.state_text_size;
     if (b.text_encoding != 0 && b.text_encoding != 1) graphgpo::fail("batch->text_encoding must be 0 or 1");
     view = make_view(b.n, b.group, b.trajectory, b.state ? b.state : (texts ? kPlaceholder : nullptr),
                      b.next_state, b.success, b.valid, b.reward, b.cost, b.action);
+    view.task = b.task;  // graph memory task keys (the engine refuses them without a memory)
     if (b.n == 0) return;
     if (texts) {
       state_text.load(b.n, b.state_text, b.state_text_size, b.text_encoding, !b.state, "state_text");
@@ -293,10 +300,10 @@ graphgpo_status_t graphgpo_advantages_batch(const char* method, const graphgpo_b
     require(method, "method");
     const graphgpo::Method m = graphgpo::parse_method(method);
     const graphgpo::Options options = graphgpo::parse_options_json(options_json ? options_json : "");
-    if (memory) graphgpo::fail("memory handles are not available in this build");
     const BatchInput input(batch);
     if (input.view.n > 0) require(out, "out");
-    const std::vector<double> result = graphgpo::compute_advantages(m, input.view, options);
+    const std::vector<double> result =
+        graphgpo::compute_advantages(m, input.view, options, memory ? memory->memory.get() : nullptr);
     if (input.view.n > 0) std::memcpy(out, result.data(), input.view.n * sizeof(double));
   });
 }
@@ -307,6 +314,7 @@ graphgpo_status_t graphgpo_graphs_build_batch(const graphgpo_batch_t* batch, con
     require(out, "out");
     const graphgpo::Options options = graphgpo::parse_options_json(options_json ? options_json : "");
     const BatchInput input(batch);
+    if (input.view.task) graphgpo::fail("batch->task is only used by graphgpo_advantages_batch with a memory");
     auto* handle = new graphgpo_graphs{graphgpo::build_graph_batch(input.view, options)};
     *out = handle;
   });
@@ -374,6 +382,44 @@ graphgpo_status_t graphgpo_graphs_nodes(const graphgpo_graphs_t* graphs, size_t 
         states[v].hi = graph.node_state[v].hi;
       }
     }
+  });
+}
+
+graphgpo_status_t graphgpo_memory_create(const char* options_json, graphgpo_memory_t** out) {
+  return guarded([&] {
+    require(out, "out");
+    const graphgpo::MemoryBounds bounds = graphgpo::parse_memory_options_json(options_json ? options_json : "");
+    *out = new graphgpo_memory{std::make_unique<graphgpo::GraphMemory>(bounds)};
+  });
+}
+
+void graphgpo_memory_free(graphgpo_memory_t* memory) { delete memory; }
+
+graphgpo_status_t graphgpo_memory_save(const graphgpo_memory_t* memory, const char* path) {
+  return guarded([&] {
+    require(memory, "memory");
+    require(path, "path");
+    memory->memory->save(path);
+  });
+}
+
+graphgpo_status_t graphgpo_memory_load(const char* path, graphgpo_memory_t** out) {
+  return guarded([&] {
+    require(path, "path");
+    require(out, "out");
+    *out = new graphgpo_memory{graphgpo::GraphMemory::load(path)};
+  });
+}
+
+graphgpo_status_t graphgpo_memory_stats(const graphgpo_memory_t* memory, uint64_t* tasks, uint64_t* edges,
+                                        uint64_t* bytes, uint64_t* calls) {
+  return guarded([&] {
+    require(memory, "memory");
+    const graphgpo::MemoryStats s = memory->memory->stats();
+    if (tasks) *tasks = s.tasks;
+    if (edges) *edges = s.edges;
+    if (bytes) *bytes = s.bytes;
+    if (calls) *calls = s.calls;
   });
 }
 

@@ -20,13 +20,20 @@ void breadth_first(const GroupGraph& g, std::vector<double>& dist, DistanceScrat
     const int64_t v = queue[head];
     const double next = dist[static_cast<size_t>(v)] + 1.0;
     for (int64_t k = g.in_offsets[static_cast<size_t>(v)]; k < g.in_offsets[static_cast<size_t>(v) + 1]; ++k) {
-      const int32_t u = g.edge_src[static_cast<size_t>(g.in_edges[static_cast<size_t>(k)])];
+      const int32_t u = g.source_of(g.in_edges[static_cast<size_t>(k)]);
       if (dist[static_cast<size_t>(u)] == kInf) {
         dist[static_cast<size_t>(u)] = next;
         queue.push_back(u);
       }
     }
   }
+}
+
+// A row edge's cost (1 without a cost array) or a stored edge's.
+inline double edge_cost(const GroupGraph& g, const double* cost, size_t e) {
+  const size_t rows = g.edge_row.size();
+  if (e >= rows) return g.stored_cost[e - rows];
+  return cost ? cost[g.edge_row[e]] : 1.0;
 }
 
 void dijkstra(const GroupGraph& g, const double* cost, std::vector<double>& dist, DistanceScratch& s) {
@@ -42,8 +49,8 @@ void dijkstra(const GroupGraph& g, const double* cost, std::vector<double>& dist
     if (d > dist[static_cast<size_t>(v)]) continue;  // stale entry
     for (int64_t k = g.in_offsets[static_cast<size_t>(v)]; k < g.in_offsets[static_cast<size_t>(v) + 1]; ++k) {
       const size_t e = static_cast<size_t>(g.in_edges[static_cast<size_t>(k)]);
-      const int32_t u = g.edge_src[e];
-      const double candidate = d + cost[g.edge_row[e]];
+      const int32_t u = g.source_of(static_cast<int64_t>(e));
+      const double candidate = d + edge_cost(g, cost, e);
       if (candidate < dist[static_cast<size_t>(u)]) {
         dist[static_cast<size_t>(u)] = candidate;
         heap.emplace_back(candidate, u);
@@ -141,7 +148,7 @@ double compute_distances(const GroupGraph& g, const BatchView& b, DistanceKind k
     return 1.0;
   }
   dist.assign(num_nodes, kInf);
-  if (b.cost) {
+  if (b.cost || !g.stored_unit_costs) {
     dijkstra(g, b.cost, dist, s);
   } else {
     breadth_first(g, dist, s);

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "graphgpo/distances.hpp"
+#include "graphgpo/error.hpp"
 #include "graphgpo/graph.hpp"
 #include "graphgpo/normalize.hpp"
 #include "graphgpo/parallel.hpp"
@@ -191,7 +193,7 @@ void normalize_step_groups(const std::vector<int64_t>& offsets, const std::vecto
 }
 
 void process_group(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
-                   Workspace& w, double* out) {
+                   Workspace& w, double* out, const StoredTaskView* stored) {
   episode_advantage(b, layout, g, o, w);
   if (method == Method::Grpo) {
     size_t e = 0;
@@ -206,7 +208,7 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
   NodeMerging merging;
   merging.similar = similar && graph_method;
   merging.threshold = o.similarity;
-  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/graph_method, merging);
+  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/graph_method, merging, stored);
   if (method == Method::ProGpo) {
     progress_advantages(b, o, w, out);
     return;
@@ -253,13 +255,25 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
 }  // namespace
 
 std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options) {
+  return compute_advantages(method, batch, options, nullptr);
+}
+
+std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options,
+                                       GraphMemory* memory) {
   std::vector<double> out(batch.n, 0.0);
-  compute_advantages_into(method, batch, options, out.data());
+  compute_advantages_into(method, batch, options, out.data(), memory);
   return out;
 }
 
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out) {
+  compute_advantages_into(method, batch, options, out, nullptr);
+}
+
+void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out,
+                             GraphMemory* memory) {
   validate_options(options);
+  if (memory) check_memory_options(method, options);
+  if (batch.task && !memory) fail("task is only used with a graph memory (pass memory= as well)");
   const bool similar = options.merge == Merge::Similar && method != Method::Grpo;  // grpo: no effect
   if (similar) validate_texts(batch);
   const BatchLayout layout =
@@ -268,16 +282,25 @@ void compute_advantages_into(Method method, const BatchView& batch, const Option
                               options.distance == DistanceKind::Expected,
                           options.num_threads);
   const size_t num_groups = layout.num_groups();
-  if (num_groups == 0) return;
-  // Merging similar texts costs far more per row than the rest: worth threads on much smaller batches.
-  const int threads = resolve_num_threads(options.num_threads, batch.n / (similar ? 32 : 4096));
-  // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
-  // other threads wait at the end; claiming a chunk is one atomic increment.
-  const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
-  parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
-    thread_local Workspace workspace;
-    for (size_t g = begin; g < end; ++g) process_group(method, batch, layout, g, options, workspace, out);
-  });
+  // With memory: each group's graph also holds its task's stored edges (as the memory was before the call);
+  // the memory stores this call's edges only after every group is done.
+  std::unique_ptr<GraphMemory::Call> memory_call;
+  if (memory) memory_call = std::make_unique<GraphMemory::Call>(*memory, batch, layout);
+  if (num_groups > 0) {
+    // Merging similar texts costs far more per row than the rest: worth threads on much smaller batches.
+    const int threads = resolve_num_threads(options.num_threads, batch.n / (similar ? 32 : 4096));
+    // Small chunks: a group costs tens of microseconds, and the last chunk handed out sets how long the
+    // other threads wait at the end; claiming a chunk is one atomic increment.
+    const size_t chunk = std::max<size_t>(1, num_groups / (static_cast<size_t>(threads) * 64));
+    parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
+      thread_local Workspace workspace;
+      for (size_t g = begin; g < end; ++g) {
+        process_group(method, batch, layout, g, options, workspace, out, memory_call ? memory_call->stored(g) : nullptr);
+        if (memory_call) memory_call->group_done(g, workspace.graph);
+      }
+    });
+  }
+  if (memory_call) memory_call->commit(options.num_threads);
 }
 
 }  // namespace v0

@@ -1,5 +1,7 @@
 #include "graphgpo/graph.hpp"
 
+#include "graphgpo/error.hpp"
+
 namespace graphgpo {
 inline namespace v0 {
 namespace {
@@ -39,22 +41,63 @@ void merge_similar_nodes(const BatchView& b, GroupGraph& graph, GraphScratch& sc
 
 void build_csr(const std::vector<int32_t>& endpoint, size_t num_nodes, std::vector<int64_t>& offsets,
                std::vector<int64_t>& edges) {
+  static const std::vector<int32_t> kNone;
+  build_csr(endpoint, kNone, num_nodes, offsets, edges);
+}
+
+void build_csr(const std::vector<int32_t>& endpoint, const std::vector<int32_t>& more, size_t num_nodes,
+               std::vector<int64_t>& offsets, std::vector<int64_t>& edges) {
+  const size_t num_rows = endpoint.size();
+  const size_t total = num_rows + more.size();
   offsets.assign(num_nodes + 1, 0);
   for (int32_t v : endpoint) offsets[static_cast<size_t>(v) + 1] += 1;
+  for (int32_t v : more) offsets[static_cast<size_t>(v) + 1] += 1;
   for (size_t v = 0; v < num_nodes; ++v) offsets[v + 1] += offsets[v];
-  edges.resize(endpoint.size());
+  edges.resize(total);
   // Fill from the back with offsets[v + 1] as the cursor, then shift: no scratch array needed.
-  for (size_t e = endpoint.size(); e-- > 0;) {
+  for (size_t k = more.size(); k-- > 0;) {
+    const size_t v = static_cast<size_t>(more[k]) + 1;
+    edges[static_cast<size_t>(--offsets[v])] = static_cast<int64_t>(num_rows + k);
+  }
+  for (size_t e = num_rows; e-- > 0;) {
     const size_t v = static_cast<size_t>(endpoint[e]) + 1;
     edges[static_cast<size_t>(--offsets[v])] = static_cast<int64_t>(e);
   }
   // Now offsets[v + 1] holds the start of v; restore offsets[v] = start of v.
   for (size_t v = 0; v < num_nodes; ++v) offsets[v] = offsets[v + 1];
-  offsets[num_nodes] = static_cast<int64_t>(endpoint.size());
+  offsets[num_nodes] = static_cast<int64_t>(total);
 }
 
+namespace {
+
+// The stored edges of the group's task (graph memory): their states join the node index (a state the rows
+// also visit is one node; a state only the memory knows has origin -1), their targets may be SUCCESS.
+template <typename NodeOf>
+void add_stored_edges(const StoredTaskView& stored, GroupGraph& graph, GraphScratch& scratch, NodeOf node_of) {
+  scratch.stored_node.resize(stored.num_nodes);
+  for (size_t k = 0; k < stored.num_nodes; ++k) scratch.stored_node[k] = node_of(stored.nodes[k], kNoOrigin);
+  graph.stored_src.resize(stored.num_edges);
+  graph.stored_dst.resize(stored.num_edges);
+  graph.stored_cost.resize(stored.num_edges);
+  for (size_t k = 0; k < stored.num_edges; ++k) {
+    const StoredEdge& edge = stored.edges[k];
+    graph.stored_src[k] = scratch.stored_node[edge.src];
+    if (edge.dst == kStoredSuccess) {
+      graph.stored_dst[k] = 0;
+      graph.has_success = true;
+    } else {
+      graph.stored_dst[k] = scratch.stored_node[edge.dst];
+    }
+    graph.stored_cost[k] = edge.cost;
+    graph.stored_unit_costs &= edge.cost == 1.0;
+  }
+}
+
+}  // namespace
+
 void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, GroupGraph& graph,
-                       GraphScratch& scratch, bool with_reverse, const NodeMerging& merging) {
+                       GraphScratch& scratch, bool with_reverse, const NodeMerging& merging,
+                       const StoredTaskView* stored) {
   const size_t num_rows = static_cast<size_t>(layout.group_num_rows[g]);
   graph.has_success = false;
   graph.node_state.clear();
@@ -67,17 +110,23 @@ void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, 
   graph.node_state.push_back({0, 0});
   graph.node_kind.push_back(NodeKind::Success);
   graph.node_origin.push_back(-1);
-  // Distinct states: at most one per row plus the first state of each run (two per row with next_state).
-  scratch.index.reset((b.next_state ? 2 * num_rows : num_rows) + 2);
+  graph.stored_src.clear();
+  graph.stored_dst.clear();
+  graph.stored_cost.clear();
+  graph.stored_unit_costs = true;
+  if (stored && merging.similar) fail("graph memory needs merge='exact'");
+  // Distinct states: at most one per row plus the first state of each run (two per row with next_state),
+  // plus the stored task's states.
+  scratch.index.reset((b.next_state ? 2 * num_rows : num_rows) + 2 + (stored ? stored->num_nodes : 0));
 
-  // origin: 2 * row for a row's state, 2 * row + 1 for its given next state.
-  auto node_of = [&](const Fingerprint& f, size_t origin) {
+  // origin: 2 * row for a row's state, 2 * row + 1 for its given next state (kNoOrigin: a stored state).
+  auto node_of = [&](const Fingerprint& f, int64_t origin) {
     const int32_t fresh = static_cast<int32_t>(graph.node_kind.size());
     const int32_t node = scratch.index.find_or_insert(f, fresh);
     if (node == fresh) {
       graph.node_state.push_back(f);
       graph.node_kind.push_back(NodeKind::State);
-      graph.node_origin.push_back(static_cast<int64_t>(origin));
+      graph.node_origin.push_back(origin);
     }
     return node;
   };
@@ -113,6 +162,7 @@ void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, 
   }
   graph.num_exact_states = static_cast<int64_t>(graph.node_kind.size()) - 1;
   if (merging.similar) merge_similar_nodes(b, graph, scratch, merging.threshold);
+  if (stored) add_stored_edges(*stored, graph, scratch, node_of);
   // Terminal nodes come after all states so state numbering does not depend on which runs failed.
   for (size_t edge : terminal_edges) {
     graph.edge_dst[edge] = static_cast<int32_t>(graph.node_kind.size());
@@ -123,7 +173,7 @@ void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, 
   const size_t num_nodes = graph.node_kind.size();
   build_csr(graph.edge_src, num_nodes, graph.out_offsets, graph.out_edges);
   if (with_reverse) {
-    build_csr(graph.edge_dst, num_nodes, graph.in_offsets, graph.in_edges);
+    build_csr(graph.edge_dst, graph.stored_dst, num_nodes, graph.in_offsets, graph.in_edges);
   } else {
     graph.in_offsets.clear();
     graph.in_edges.clear();

@@ -12,14 +12,6 @@ namespace graphgpo {
 inline namespace v0 {
 namespace {
 
-// A JSON value of a flat object: options are scalars only.
-struct JsonScalar {
-  enum Kind { Number, String, Bool, Null } kind = Null;
-  double number = 0;
-  std::string text;
-  bool boolean = false;
-};
-
 class FlatJsonReader {
  public:
   explicit FlatJsonReader(const std::string& s) : s_(s) {}
@@ -170,6 +162,11 @@ void require_finite(const char* name, double value) {
 }
 
 }  // namespace
+
+void read_flat_json(const std::string& json,
+                    const std::function<void(const std::string& key, const JsonScalar& value)>& on_member) {
+  FlatJsonReader(json).read_object(on_member);
+}
 
 Method parse_method(const std::string& name) {
   if (name == "grpo") return Method::Grpo;

@@ -1,8 +1,12 @@
 /* SPEC worked example 1 through the C ABI: fingerprint text states, compute GraphGPO advantages, inspect
  * the graph, and show the error path.
  *
- *   cc -std=c11 example.c -I"$(python -c 'import graphgpo; print(graphgpo.get_include())')" \
- *      "$(python -c 'import graphgpo; print(graphgpo.get_library())')" -o example
+ *   LIB="$(python -c 'import graphgpo; print(graphgpo.get_library())')"
+ *   cc -std=c11 example.c -I"$(python -c 'import graphgpo; print(graphgpo.get_include())')" "$LIB" \
+ *      -Wl,-rpath,"$(dirname "$LIB")" -o example
+ *
+ * (-Wl,-rpath lets ./example find libgraphgpo.so inside the installed package at run time; the CMake
+ * route in CMakeLists.txt next to this file does the same by itself.)
  */
 #include <graphgpo/graphgpo.h>
 #include <stdio.h>

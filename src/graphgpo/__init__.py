@@ -1,18 +1,19 @@
 """graphgpo: graph-based credit assignment (GraphGPO, GiGPO, GRPO) for training LLM agents with RL.
 
-The estimators run in a multithreaded C++ engine; see :func:`advantages` and SPEC.md for the contract.
+The estimators run in a multithreaded C++ engine; see :func:`advantages`. The contract (SPEC.md) and a user
+guide ship with the package: ``graphgpo docs`` lists them, :func:`docs_path` says where they are.
 """
 
-from __future__ import annotations
-
 import json as _json
+import pkgutil as _pkgutil
 
 from . import _core
 from ._api import DEFAULT_OPTIONS, METHODS, advantages, fingerprint, gigpo, graphgpo, grpo, progpo
 from ._inputs import FINGERPRINT_DTYPE
-from ._paths import get_cmake_dir, get_include, get_library
+from ._paths import docs_path, get_cmake_dir, get_include, get_library
 from .diagnostics import diagnostics
 from .graph import CSR, GraphBatch, build_graphs
+from .memory import MEMORY_METHODS, GraphMemory
 
 __version__: str = _core.version()
 
@@ -31,14 +32,17 @@ __all__ = [
     "CSR",
     "DEFAULT_OPTIONS",
     "FINGERPRINT_DTYPE",
+    "MEMORY_METHODS",
     "METHODS",
     "GraphBatch",
+    "GraphMemory",
     "__version__",
     "advantages",
     "build_graphs",
     "build_info",
     "cuda_available",
     "diagnostics",
+    "docs_path",
     "fingerprint",
     "get_cmake_dir",
     "get_include",
@@ -48,3 +52,10 @@ __all__ = [
     "grpo",
     "progpo",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public API (``__all__``) and the public submodules (``graphgpo.trl``, ``graphgpo.envs``, ...),
+    not the helpers this module imports for itself."""
+    modules = {m.name for m in _pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
+    return sorted({*__all__, *modules})

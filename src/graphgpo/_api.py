@@ -21,6 +21,7 @@ from ._inputs import (
     row_count,
 )
 from ._text import text_states, wants_texts
+from .memory import GraphMemory, task_keys
 
 #: The estimators, by name.
 METHODS = ("grpo", "gigpo", "graphgpo", "progpo")
@@ -157,8 +158,8 @@ def _options_with_threads(options: dict[str, Any], num_threads: int | None) -> s
 
 def advantages(method: str, *, group, trajectory, state, success, next_state=None, valid=None, reward=None,
                cost=None, action=None, key: StateKey | None = None, num_threads: int | None = None,
-               **options: Any) -> np.ndarray:
-    """Per-row advantages of a batch of agent steps, exactly as SPEC.md defines them.
+               memory: GraphMemory | None = None, task=None, **options: Any) -> np.ndarray:
+    """Per-row advantages of a batch of agent steps, exactly as SPEC.md defines them (``graphgpo docs spec``).
 
     Args:
         method: ``"grpo"``, ``"gigpo"``, ``"graphgpo"`` or ``"progpo"``.
@@ -178,6 +179,10 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
         action: action identity per row (needed by ``distance="expected"``); any hashables.
         key: optional callable applied to every state before hashing (canonicalization).
         num_threads: engine threads (default all cores); results never depend on it.
+        memory: a :class:`GraphMemory`: each group's graph also holds the edges its task showed in earlier
+            calls, and this call's edges are stored after it (``"graphgpo"`` with ``distance="shortest"``).
+        task: with ``memory``, the task of each row (int or str keys, constant within a group; default: the
+            group id). Rollouts of one task in different calls share stored edges.
         **options: SPEC options: omega, gamma, success_reward, invalid_penalty, step_weight, episode_weight,
             norm, eps, convention, episode_stats, normalize_distance, distance, merge ("exact" or
             "similar": text states whose difflib ratio reaches ``similarity``, default 0.95, are one node).
@@ -192,12 +197,21 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     """
     _check_method(method)
     encoded_options = _options_with_threads(options, num_threads)
+    engine_memory = None
+    if memory is not None:
+        if not isinstance(memory, GraphMemory):
+            raise TypeError(f"memory must be a graphgpo.GraphMemory, got {type(memory).__name__}")
+        _core.check_memory_options(method, encoded_options)  # before any state is hashed
+        engine_memory = memory._engine
+    elif task is not None:
+        raise ValueError("task is only used with memory= (the task key of each row for the graph memory)")
     batch = prepare_batch(group=group, trajectory=trajectory, state=state, success=success,
                           next_state=next_state, valid=valid, reward=reward, cost=cost, action=action, key=key,
                           num_threads=num_threads, hash_states=method != "grpo", texts=wants_texts(options))
+    tasks = None if task is None else task_keys(task, batch.num_rows)
     return _core.advantages(method, batch.group, batch.trajectory, batch.state, batch.next_state, batch.success,
                             batch.valid, batch.reward, batch.cost, batch.action, encoded_options,
-                            batch.state_text, batch.next_state_text)
+                            batch.state_text, batch.next_state_text, engine_memory, tasks)
 
 
 def grpo(**kwargs: Any) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Where the wheel keeps the C ABI: header, shared library and CMake package config."""
+"""Where the installed package keeps its files: the C ABI (header, shared library, CMake package config)
+and the documentation."""
 
 from __future__ import annotations
 
@@ -29,3 +30,9 @@ def get_library() -> str:
 def get_cmake_dir() -> str:
     """Directory with ``graphgpoConfig.cmake`` (pass as ``-Dgraphgpo_DIR=...``)."""
     return str(_PACKAGE / "lib" / "cmake" / "graphgpo")
+
+
+def docs_path() -> str:
+    """Directory of the documentation shipped with the package: SPEC.md (the contract), guide.md (how to
+    use it) and the other pages. ``graphgpo docs`` lists them; ``graphgpo docs spec`` prints one."""
+    return str(_PACKAGE / "docs")

@@ -281,6 +281,8 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     if method not in _METHODS:
         raise ValueError(f"unknown method {method!r}: expected one of {', '.join(_METHODS)}")
     thread_count(num_threads)  # ignored here, but held to the same rules as on the CPU
+    if options.get("memory") is not None or options.get("task") is not None:
+        raise ValueError("memory= (graph memory across calls) runs on the CPU engine only (graphgpo.advantages)")
     torch = _torch()
     encoded = options_json(options)
     _core.check_options(encoded)  # unknown options and bad values fail before any work

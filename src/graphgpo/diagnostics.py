@@ -40,12 +40,12 @@ def diagnostics(*, group, trajectory, state, success, next_state=None, cost=None
     failed_closer = failed_steps = success_not_closer = success_steps = 0
     without_success = 0
     merged = 0
-    for g in graphs.group_ids:
+    for index, g in enumerate(graphs.group_ids):  # g: the group id; index: its place in sizes()
         merged += graphs.num_exact_states(g) - int(np.count_nonzero(graphs.node_kinds(g) == NODE_STATE))
         src, dst, rows = graphs.edges(g)
         # Rows whose start node is left by more than one trajectory of the group.
         pairs = np.unique(np.stack([src, traj[rows]]), axis=1)
-        trajs_per_node = np.bincount(pairs[0], minlength=int(nodes[g]))
+        trajs_per_node = np.bincount(pairs[0], minlength=int(nodes[index]))
         shared += int(np.count_nonzero(trajs_per_node[src] > 1))
         if not graphs.has_success(g):
             without_success += 1

@@ -72,7 +72,8 @@ class GraphBatch:
         nodes, edges = self.sizes()
         shown = ", ".join(repr(g.item() if isinstance(g, np.generic) else g) for g in self._group_ids[:5])
         more = ", ..." if self.num_groups > 5 else ""
-        return (f"GraphBatch({self.num_groups} groups [{shown}{more}], {self._num_rows} rows, "
+        plural = "" if self.num_groups == 1 else "s"
+        return (f"GraphBatch({self.num_groups} group{plural} [{shown}{more}], {self._num_rows} rows, "
                 f"{int(nodes.sum())} nodes)")
 
     def _group_index(self, group: Any) -> int:

@@ -27,6 +27,7 @@ struct BatchView {
   // the fingerprints above still decide exact identity. next_state_text is needed iff next_state is given.
   const TextRef* state_text = nullptr;
   const TextRef* next_state_text = nullptr;
+  const int64_t* task = nullptr;        // optional graph-memory task key (default: the group id)
 };
 
 // Groups in order of first appearance; trajectories in batch order.

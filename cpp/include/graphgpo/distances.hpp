@@ -2,7 +2,8 @@
 //
 // - A group without a success: every node gets 1.
 // - DistanceKind::Shortest: d(SUCCESS) = 0, d(s) = min over edges s->s' of cost + d(s'); breadth-first
-//   search on the reverse CSR when every cost is 1 (cost == nullptr), Dijkstra otherwise.
+//   search on the reverse CSR when every cost is 1 (no cost array, stored edges of cost 1), Dijkstra
+//   otherwise. Stored (memory) edges count like rows here.
 // - Nodes that cannot reach SUCCESS get D = (largest finite distance in the group) + 1.
 // - DistanceKind::Expected: d(s) = min over actions a seen at s of [mean cost of (s, a) rows + sum over
 //   observed outcomes s' of p(s'|s, a) d(s')], by synchronous (Jacobi) Bellman backups that start from D,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "graphgpo/batch.hpp"
+#include "graphgpo/memory.hpp"
 #include "graphgpo/options.hpp"
 
 namespace graphgpo {
@@ -18,6 +19,14 @@ std::vector<double> compute_advantages(Method method, const BatchView& batch, co
 // allocation failure could interrupt a run half-way (callers that promise untouched outputs on error,
 // like the C ABI, use the vector form).
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out);
+
+// With a graph memory (SPEC "Graph memory across calls"; null = none): each group's graph also holds its
+// task's stored edges, and after every advantage is computed the memory stores this call's edges. The memory
+// stays locked for the whole call, so concurrent calls on one memory run one after the other.
+void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out,
+                             GraphMemory* memory);
+std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options,
+                                       GraphMemory* memory);
 
 }  // namespace v0
 }  // namespace graphgpo

@@ -15,6 +15,10 @@
 //   in order of creation: the distinct states are offered in the order above to a greedy first-fit merger
 //   (state_merge.hpp), and every edge is redirected to its endpoints' representatives. edge_exact_src
 //   keeps each edge's exact start state, for step groups that stay exact.
+// - With a task's stored edges from a GraphMemory (SPEC "Graph memory across calls"; exact merging only),
+//   their states are nodes too (after the row states, before the terminals), and each stored edge k is edge
+//   num_edges() + k. Stored edges appear in the reverse CSR only: they shape distances, but only rows form
+//   step groups.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +27,7 @@
 #include "graphgpo/batch.hpp"
 #include "graphgpo/fingerprint.hpp"
 #include "graphgpo/hash_index.hpp"
+#include "graphgpo/memory_view.hpp"
 #include "graphgpo/state_merge.hpp"
 
 namespace graphgpo {
@@ -40,14 +45,26 @@ struct GroupGraph {
   std::vector<int64_t> out_offsets, out_edges;
   std::vector<int64_t> in_offsets, in_edges;
   // Per node, where its state (the representative, when merged) first appears: 2 * row for a row's state,
-  // 2 * row + 1 for its given next_state; -1 for SUCCESS and terminal nodes.
+  // 2 * row + 1 for its given next_state; -1 for SUCCESS, terminal nodes and states only a memory holds.
   std::vector<int64_t> node_origin;
   int64_t num_exact_states = 0;         // distinct states before any merging
   std::vector<int32_t> edge_exact_src;  // merged graphs only: exact start state (1 .. num_exact_states)
+  // Stored (memory) edges, edge ids num_edges() + k; empty without memory.
+  std::vector<int32_t> stored_src, stored_dst;
+  std::vector<double> stored_cost;
+  bool stored_unit_costs = true;  // every stored cost is 1 (breadth-first search still applies)
 
   int64_t num_nodes() const { return static_cast<int64_t>(node_kind.size()); }
-  int64_t num_edges() const { return static_cast<int64_t>(edge_row.size()); }
+  int64_t num_edges() const { return static_cast<int64_t>(edge_row.size()); }  // row edges only
+  // Source node of a row edge or a stored edge (ids as in the reverse CSR).
+  int32_t source_of(int64_t e) const {
+    const int64_t rows = num_edges();
+    return e < rows ? edge_src[static_cast<size_t>(e)] : stored_src[static_cast<size_t>(e - rows)];
+  }
 };
+
+// node_origin of a state only a graph memory holds.
+constexpr int64_t kNoOrigin = -1;
 
 // How states become nodes: by exact fingerprint, or merged when similar (needs the batch's texts).
 struct NodeMerging {
@@ -61,12 +78,14 @@ struct GraphScratch {
   std::vector<size_t> terminal_edges;
   SimilarMerger merger;
   std::vector<int32_t> node_map;
+  std::vector<int32_t> stored_node;  // a stored task's node -> graph node
 };
 
 // Build group g of a validated batch. Without `with_reverse` the reverse CSR is left empty (callers that
 // never search from SUCCESS, like gigpo's step groups, skip it).
 void build_group_graph(const BatchView& batch, const BatchLayout& layout, size_t g, GroupGraph& graph,
-                       GraphScratch& scratch, bool with_reverse = true, const NodeMerging& merging = {});
+                       GraphScratch& scratch, bool with_reverse = true, const NodeMerging& merging = {},
+                       const StoredTaskView* stored = nullptr);
 
 // The text of a node origin (see GroupGraph::node_origin).
 inline const TextRef& origin_text(const BatchView& batch, int64_t origin) {
@@ -78,6 +97,9 @@ inline const TextRef& origin_text(const BatchView& batch, int64_t origin) {
 // the edges with key v, in ascending edge order.
 void build_csr(const std::vector<int32_t>& endpoint, size_t num_keys, std::vector<int64_t>& offsets,
                std::vector<int64_t>& edges);
+// The same over the edges of endpoint followed by more (edge endpoint.size() + k has key more[k]).
+void build_csr(const std::vector<int32_t>& endpoint, const std::vector<int32_t>& more, size_t num_keys,
+               std::vector<int64_t>& offsets, std::vector<int64_t>& edges);
 
 }  // namespace v0
 }  // namespace graphgpo

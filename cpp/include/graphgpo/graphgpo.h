@@ -32,7 +32,8 @@ typedef enum graphgpo_status {
   GRAPHGPO_TYPE_ERROR = 2,
   GRAPHGPO_OUT_OF_MEMORY = 3,
   GRAPHGPO_NOT_COMPILED_WITH_CUDA = 4,
-  GRAPHGPO_INTERNAL = 5
+  GRAPHGPO_INTERNAL = 5,
+  GRAPHGPO_IO_ERROR = 6 /* a file could not be read or written (graph memory save/load); @since 0.2 */
 } graphgpo_status_t;
 
 /** A 128-bit state fingerprint (see graphgpo_fingerprint_*). @since 0.1 */
@@ -116,6 +117,35 @@ typedef struct graphgpo_batch {
 GRAPHGPO_API graphgpo_status_t graphgpo_advantages_batch(const char* method, const graphgpo_batch_t* batch,
                                                          const char* options_json, graphgpo_memory_t* memory,
                                                          double* out);
+
+/**
+ * Graph memory (SPEC "Graph memory across calls"): per task, the distinct edges of earlier calls, so each
+ * group's graph in graphgpo_advantages_batch(..., memory, ...) is its rows plus its task's stored edges
+ * (method "graphgpo", distance "shortest", merge "exact"; batch->task gives each row's task, default the
+ * group id). The memory stores a call's edges only when the call succeeds; calls on one memory from several
+ * threads run one after the other.
+ *
+ * Create one; options_json (NULL or "" for unbounded):
+ * {"max_edges_per_task": int|null, "max_edges": int|null, "max_age": int|null}, integers >= 0.
+ * @since 0.2
+ */
+GRAPHGPO_API graphgpo_status_t graphgpo_memory_create(const char* options_json, graphgpo_memory_t** out);
+/** Free a memory (NULL is fine). @since 0.2 */
+GRAPHGPO_API void graphgpo_memory_free(graphgpo_memory_t* memory);
+/**
+ * Save to path: a versioned file with a checksum, written to a temporary file beside it, flushed (fsync)
+ * and renamed, so a crash leaves the old file or the new one. GRAPHGPO_IO_ERROR if it cannot be written.
+ * @since 0.2
+ */
+GRAPHGPO_API graphgpo_status_t graphgpo_memory_save(const graphgpo_memory_t* memory, const char* path);
+/**
+ * Load a saved memory (bounds included) into a new handle. GRAPHGPO_INVALID_ARGUMENT for a truncated,
+ * corrupt or foreign file, GRAPHGPO_IO_ERROR if it cannot be read. @since 0.2
+ */
+GRAPHGPO_API graphgpo_status_t graphgpo_memory_load(const char* path, graphgpo_memory_t** out);
+/** Tasks holding edges, stored edges, bytes held, and calls so far; any output may be NULL. @since 0.2 */
+GRAPHGPO_API graphgpo_status_t graphgpo_memory_stats(const graphgpo_memory_t* memory, uint64_t* tasks,
+                                                     uint64_t* edges, uint64_t* bytes, uint64_t* calls);
 
 /** Build the graphs of a batch (see graphgpo_batch_t; options: distance, merge, similarity, num_threads).
  * With merge "similar" the state nodes are the representatives. @since 0.2 */

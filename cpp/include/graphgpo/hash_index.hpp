@@ -46,7 +46,16 @@ class IdIndex {
       if (keys_[slot] == id) return {values_[slot], false};
     }
   }
+  // The index of `id`, or -1 if it was never inserted.
+  int64_t find(int64_t id) const {
+    const size_t mask = keys_.size() - 1;
+    for (size_t slot = mix_id(static_cast<uint64_t>(id)) & mask;; slot = (slot + 1) & mask) {
+      if (values_[slot] < 0) return -1;
+      if (keys_[slot] == id) return values_[slot];
+    }
+  }
   size_t size() const { return size_; }
+  size_t capacity() const { return keys_.size(); }
 
  private:
   void grow() {

@@ -3,6 +3,7 @@
 // function signature.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace graphgpo {
@@ -32,6 +33,19 @@ struct Options {
   double similarity = 0.95;    // (0, 1): difflib ratio at which a state joins a representative
   int num_threads = 0;  // 0 = default (GRAPHGPO_NUM_THREADS or all cores); results never depend on it
 };
+
+// One value of a flat JSON object (options are scalars only).
+struct JsonScalar {
+  enum Kind { Number, String, Bool, Null } kind = Null;
+  double number = 0;
+  std::string text;
+  bool boolean = false;
+};
+
+// Reads a flat JSON object ("" and "null" are empty objects) and calls on_member for each member in order;
+// a syntax error throws Error(InvalidArgument). The one reader of every options object (estimators, memory).
+void read_flat_json(const std::string& json,
+                    const std::function<void(const std::string& key, const JsonScalar& value)>& on_member);
 
 // Parse "grpo" | "gigpo" | "graphgpo" | "progpo"; throws Error(InvalidArgument) otherwise.
 Method parse_method(const std::string& name);

@@ -1,4 +1,4 @@
-"""The one step-trace recorder of the TRL ``environment_factory`` classes (docs/design.md, step-trace protocol).
+"""The one step-trace recorder of the TRL ``environment_factory`` classes (step-trace protocol: `graphgpo docs guide`).
 
 TRL turns every public method of an environment class except ``reset`` and ``get_reward`` into a tool, from
 its signature and Google-style docstring. Each concrete class therefore exposes exactly one tool method that

@@ -1,4 +1,4 @@
-"""TRL ``environment_factory`` classes for the bundled environments (docs/design.md, step-trace protocol).
+"""TRL ``environment_factory`` classes for the bundled environments (step-trace protocol: `graphgpo docs guide`).
 
 Each class exposes exactly one tool, ``move``; the step trace is recorded by
 :class:`~graphgpo.envs._trace.TracedEnvironment`. An unknown direction is an invalid step (the state does

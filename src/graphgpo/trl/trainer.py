@@ -44,7 +44,7 @@ class GraphGPOTrainer(GRPOTrainer):
        ``(state_key, next_state_key, valid)`` steps, optionally ``(..., action_key)``) and optionally
        ``graphgpo_success`` (one bool per rollout); the turns are the runs of 1 in its ``env_mask``;
     2. the environment instances of `environment_factory`: their attributes ``graphgpo_trace`` and
-       ``graphgpo_success`` (protocol in docs/design.md); the turns are the runs of 1 in TRL's
+       ``graphgpo_success`` (protocol in the user guide, ``graphgpo docs guide``); the turns are the runs of 1 in TRL's
        ``tool_mask``, and each turn owns exactly the trace steps its own tool calls appended (the trainer
        watches the tool methods while TRL's tool loop runs). A call that failed (unknown tool, wrong
        arguments, the tool raised before stepping) or never ran (iteration limit) owns no step, so the
@@ -130,7 +130,7 @@ class GraphGPOTrainer(GRPOTrainer):
             )
             raise ValueError(
                 f"advantage_estimator={self.args.advantage_estimator!r} needs per-step traces, but {where}. "
-                f"Keep '{TRACE_KEY}' and '{SUCCESS_KEY}' on the environment (docs/design.md), return them "
+                f"Keep '{TRACE_KEY}' and '{SUCCESS_KEY}' on the environment (see `graphgpo docs guide`), return them "
                 "from rollout_func, or use advantage_estimator='grpo'."
             )
 
@@ -204,7 +204,7 @@ class GraphGPOTrainer(GRPOTrainer):
             raise ValueError(
                 f"advantage_estimator={self.args.advantage_estimator!r} needs step traces: return "
                 f"'{TRACE_KEY}' (and '{SUCCESS_KEY}') from rollout_func, or use an environment_factory whose "
-                f"instances keep '{TRACE_KEY}' and '{SUCCESS_KEY}' attributes (see docs/design.md)"
+                f"instances keep '{TRACE_KEY}' and '{SUCCESS_KEY}' attributes (see `graphgpo docs guide`)"
             )
         return [None] * n, [None] * n, [None] * n
 
@@ -224,7 +224,7 @@ class GraphGPOTrainer(GRPOTrainer):
                 f"{len(unattributed)} rollout(s) have trace steps that no tool call appended (rollout {b}: "
                 f"{out[b].unattributed} of {len(traces[b])} steps); they stay in the graph but carry no "
                 f"tokens. An environment must clear '{TRACE_KEY}' in reset() and append to it only inside "
-                "its tool methods (docs/design.md).",
+                "its tool methods (see `graphgpo docs guide`).",
                 RuntimeWarning,
                 stacklevel=2,
             )
