@@ -286,9 +286,47 @@ def test_empty_batch_and_dtype():
     assert batch.batch["advantages"].dtype == torch.float64
 
 
-def test_memory_without_graph_memory_support_says_so():
-    if hasattr(graphgpo, "GraphMemory"):
-        pytest.skip("graph memory is available; see test_memory_is_passed_through")
-    spec = {"group": [0, 0], "trajectory": [0, 1], "state": [0, 1], "success": [1, 0]}
-    with pytest.raises(NotImplementedError, match="memory"):
-        compute_advantage(StandIn(*agent_batch(spec)), "graphgpo", memory=object())
+def memory_updates():
+    """README's two updates of one task as verl-agent batches (new uids each update, as verl draws them)."""
+    first = {"group": [0, 0, 0], "trajectory": [0, 0, 1], "state": list("ABA"), "next_state": list("BWC"),
+             "success": [1, 1, 0]}
+    second = {"group": [1] * 5, "trajectory": [2, 2, 3, 3, 3], "state": list("ABACC"),
+              "next_state": list("BDCCE"), "success": [0] * 5}
+    return first, second
+
+
+@pytest.mark.parametrize("method", ["graphgpo", "progpo"])
+@pytest.mark.parametrize("how", ["task=", "fields.task"])
+def test_graph_memory_and_task_keys_pass_through(method, how):
+    """memory= and the rows' task keys reach the engine in sorted order: the same as graphgpo.advantages
+    with its own memory fed the same calls, and the second update's failed rows get credit from the first."""
+    ours, theirs = graphgpo.GraphMemory(), graphgpo.GraphMemory()
+    for update, spec in enumerate(memory_updates()):
+        n = len(spec["group"])
+        tensors, non_tensors = agent_batch(spec, seed=update)
+        order = np.random.default_rng(update).permutation(n)
+        tasks = np.array(["level-7"] * n, dtype=object)
+        if how == "task=":
+            batch = StandIn(*permuted(tensors, non_tensors, order))
+            compute_advantage(batch, method, omega=0.5, memory=ours, task=tasks[order])
+        else:
+            batch = StandIn(*permuted(tensors, {**non_tensors, "level": tasks}, order))
+            compute_advantage(batch, method, omega=0.5, memory=ours, fields={"task": "level"})
+        want = expected(method, spec, omega=0.5, memory=theirs, task=list(tasks))
+        assert_on_tokens(batch, want[order])
+    assert ours.stats()["edges"] == theirs.stats()["edges"] > 0
+    assert np.abs(want).max() > 0.1  # without the memory this all-failed batch gives every row 0
+
+
+def test_task_keys_are_checked():
+    spec = memory_updates()[0]
+    tensors, non_tensors = agent_batch(spec)
+    memory = graphgpo.GraphMemory()
+    with pytest.raises(ValueError, match="one key per batch row: 3 rows"):
+        compute_advantage(StandIn(tensors, non_tensors), "graphgpo", memory=memory, task=["a", "b"])
+    with pytest.raises(ValueError, match="pass one"):
+        compute_advantage(StandIn(tensors, {**non_tensors, "level": np.array([1, 1, 1])}), "graphgpo",
+                          memory=memory, task=[1, 1, 1], fields={"task": "level"})
+    with pytest.raises(ValueError, match="task is only used with memory="):
+        compute_advantage(StandIn(tensors, non_tensors), "graphgpo", task=[1, 1, 1])
+    assert memory.stats()["calls"] == 0

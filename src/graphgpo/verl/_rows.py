@@ -15,7 +15,6 @@ scores; scores are taken first because they carry no KL penalty).
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -146,7 +145,8 @@ def _trajectory_success(columns: Columns, fields: Fields, traj: np.ndarray, n: i
     return np.bincount(traj, weights=row_sums, minlength=count)[traj] > 0, f"sum of {token_name} > 0"
 
 
-def step_rows(columns: Columns, fields: Fields, method: str, n: int, *, memory: bool = False) -> Rows:
+def step_rows(columns: Columns, fields: Fields, method: str, n: int, *, memory: bool = False,
+              task: Any = None) -> Rows:
     """Read, convert and sort the SPEC row fields of an ``n``-row verl batch."""
     group_values = _column(columns, fields, "group", n, required=True)
     traj_values = _column(columns, fields, "trajectory", n, required=True)
@@ -195,10 +195,17 @@ def step_rows(columns: Columns, fields: Fields, method: str, n: int, *, memory: 
     action = _column(columns, fields, "action", n, required=False)
     if action is not None:
         kwargs["action"] = sorted_list(action)
-    if memory:
-        task = _column(columns, fields, "task", n, required=False)
-        if task is not None:
-            kwargs["task"] = sorted_list(task)
+    if task is not None:  # per-row task keys in the batch's order, given to the call
+        if fields.task is not None:
+            raise ValueError(f"task= and fields.task={fields.task!r} both give the task keys: pass one")
+        task = np.asarray(task, dtype=object) if not isinstance(task, np.ndarray) else task
+        if task.ndim != 1 or len(task) != n:
+            raise ValueError(f"task must hold one key per batch row: {n} rows, got shape {task.shape}")
+        kwargs["task"] = sorted_list(task)
+    elif memory:
+        column = _column(columns, fields, "task", n, required=False)
+        if column is not None:
+            kwargs["task"] = sorted_list(column)
     return Rows(order=order, kwargs=kwargs, group=group_values, trajectory=traj_values, success_rule=rule)
 
 
@@ -222,16 +229,15 @@ def _in_batch_terms(error: Exception, rows: Rows, fields: Fields) -> Exception:
 
 
 def row_advantages(columns: Columns, fields: Fields, method: str, n: int, *, key: Any = None,
-                   num_threads: int | None = None, memory: Any = None, **options: Any) -> np.ndarray:
-    """float64 advantages, one per batch row, in the batch's order."""
+                   num_threads: int | None = None, memory: Any = None, task: Any = None,
+                   **options: Any) -> np.ndarray:
+    """float64 advantages, one per batch row, in the batch's order (``task``: per-row keys, batch order)."""
     method = getattr(method, "value", method)  # verl's AdvantageEstimator members are str Enums
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
     if n == 0:
         return np.zeros(0)
-    if memory is not None and "memory" not in inspect.signature(advantages).parameters:
-        raise NotImplementedError("memory=: this graphgpo has no graph memory yet (graphgpo.GraphMemory)")
-    rows = step_rows(columns, fields, method, n, memory=memory is not None)
+    rows = step_rows(columns, fields, method, n, memory=memory is not None, task=task)
     extra = dict(rows.kwargs)
     if memory is not None:
         extra["memory"] = memory

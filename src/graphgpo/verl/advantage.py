@@ -29,7 +29,7 @@ def token_advantages(values: np.ndarray, response_mask: Any, like: Any = None) -
 
 def compute_advantage(data: Any, method: str = "graphgpo", *, fields: Fields | Mapping[str, Any] | None = None,
                       key: Any = None, num_threads: int | None = None, memory: Any = None,
-                      **options: Any) -> Any:
+                      task: Any = None, **options: Any) -> Any:
     """Compute ``method``'s advantages for a verl-agent ``DataProto`` and store them in it.
 
     Args:
@@ -44,8 +44,11 @@ def compute_advantage(data: Any, method: str = "graphgpo", *, fields: Fields | M
             ``token_level_rewards``.
         key: optional state canonicalization, as in :func:`graphgpo.advantages`.
         num_threads: engine threads (results never depend on it).
-        memory: a ``graphgpo.GraphMemory`` shared across calls (rows' task keys from ``fields.task``,
-            default the group).
+        memory: a ``graphgpo.GraphMemory`` shared across calls (SPEC "Graph memory across calls").
+        task: with ``memory``, each row's task key (int or str), in the batch's order; or name a column
+            with ``fields={"task": "..."}``. Default: the group (``uid``). Since verl draws a new ``uid``
+            per prompt and update, pass the prompt's task (e.g. its level or data index) for memory to
+            carry across updates.
         **options: SPEC options (omega, gamma, success_reward, invalid_penalty, step_weight, episode_weight,
             norm, eps, convention, episode_stats, normalize_distance, distance, merge, similarity, ...),
             passed to :func:`graphgpo.advantages` unchanged.
@@ -68,7 +71,7 @@ def compute_advantage(data: Any, method: str = "graphgpo", *, fields: Fields | M
         raise missing(names.response_mask, "response_mask", columns)
     mask = columns.tensor(names.response_mask)
     values = row_advantages(columns, names, method, int(mask.shape[0]), key=key, num_threads=num_threads,
-                            memory=memory, **options)
+                            memory=memory, task=task, **options)
     like = columns.tensor(names.token_level_rewards) if columns.has(names.token_level_rewards) else None
     scores = token_advantages(values, mask, like)
     data.batch["advantages"] = scores
