@@ -3,7 +3,7 @@
 - ``published/<method>``: :mod:`benchmarks.published_style` given what verl gives the published code:
   group and trajectory ids as uuid4 strings in numpy object arrays (verl's ``uid`` / ``traj_uid``), the
   states as a list. ``published-int/<method>``: the same code given the int64 ids instead.
-- ``python/<method>``: ``reference_advantages`` of ``tests/reference.py``, the linear-time plain-Python
+- ``python/<method>``: ``reference_advantages`` of ``graphgpo.testing.reference``, the linear-time plain-Python
   version of SPEC (Python lists everywhere: its fastest input).
 - ``xxh3``: the hashing yardstick, ``xxhash.xxh3_128_intdigest`` of every row's state bytes in a list
   comprehension. For text the bytes are the UTF-8 of the very strings the engine gets (as separate bytes
@@ -18,9 +18,7 @@ Text states are new ``str`` objects on every run (see :meth:`benchmarks.data.Bat
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,6 @@ from benchmarks.data import Batch
 
 METHODS = published_style.METHODS
 REPO_ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_PATH = REPO_ROOT / "tests" / "reference.py"
 
 
 @dataclass(frozen=True)
@@ -51,17 +48,12 @@ class Impl:
 
 
 def load_reference() -> Callable[..., list[float]] | None:
-    """``reference_advantages`` from ``tests/reference.py``, imported by path (None if the file is missing)."""
-    if not REFERENCE_PATH.exists():
+    """``reference_advantages`` of :mod:`graphgpo.testing.reference` (None if graphgpo is not importable)."""
+    try:
+        from graphgpo.testing.reference import reference_advantages
+    except ImportError:
         return None
-    name = "graphgpo_tests_reference"
-    if name in sys.modules:
-        return sys.modules[name].reference_advantages
-    spec = importlib.util.spec_from_file_location(name, REFERENCE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module.reference_advantages
+    return reference_advantages
 
 
 def load_engine(kind: str) -> tuple[Any | None, str]:
@@ -74,7 +66,7 @@ def load_engine(kind: str) -> tuple[Any | None, str]:
     if kind == "reference":
         reference = load_reference()
         if reference is None:
-            return None, "stand-in requested but tests/reference.py is missing"
+            return None, "stand-in requested but graphgpo.testing is not importable"
 
         def advantages(method, *, num_threads=None, **rows):
             del num_threads
@@ -88,7 +80,7 @@ def load_engine(kind: str) -> tuple[Any | None, str]:
                 else [hash(s) for s in states]
             )
 
-        return SimpleNamespace(advantages=advantages, fingerprint=fingerprint), "STAND-IN: tests/reference.py"
+        return SimpleNamespace(advantages=advantages, fingerprint=fingerprint), "STAND-IN: graphgpo.testing.reference"
     try:
         import graphgpo
     except ImportError as exc:

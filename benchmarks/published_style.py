@@ -10,7 +10,7 @@ functions and of the official GraphGPO recipe (it is written from their descript
 - normalization is a Python loop over rows with per-id mean/std dicts.
 
 Unlike the published code it computes in float64 and follows SPEC.md exactly, so it returns the same
-numbers as ``tests/reference.py`` (the tests check this) and the timing comparison is fair. It covers the
+numbers as ``graphgpo.testing.reference`` (the tests check this) and the timing comparison is fair. It covers the
 defaults of SPEC plus the knobs the published code has (omega, gamma, rewards, penalty, weights, norm, eps);
 per-step rewards, costs, actions and the non-default conventions are out of scope.
 """

@@ -422,7 +422,7 @@ def render(
             "",
         ]
     if stand_in:
-        lines += ["**STAND-IN ENGINE: the 'engine' rows time tests/reference.py, not the C++ engine.**", ""]
+        lines += ["**STAND-IN ENGINE: the 'engine' rows time graphgpo.testing.reference, not the C++ engine.**", ""]
     lines += ["## Machine", ""] + _table(["", ""], [[k, v] for k, v in info]) + [""]
     lines += ["## Targets", ""]
     lines += _table(["target", "measured", "result"], [list(t) for t in evaluate_targets(results, sweep)])

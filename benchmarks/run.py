@@ -57,7 +57,7 @@ def plan(name: str, batch: data.Batch, engine, reference) -> tuple[list[impls.Im
         todo += impls.python_impls(batch, reference)
     else:
         skipped += [
-            Row(f"python/{m}", f"linear Python (reference), {m}", note="n/a (tests/reference.py missing)")
+            Row(f"python/{m}", f"linear Python (reference), {m}", note="n/a (graphgpo.testing not importable)")
             for m in impls.METHODS
         ]
     try:
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "--engine",
         choices=("graphgpo", "reference"),
         default="graphgpo",
-        help="'reference' times tests/reference.py as a STAND-IN engine (harness testing only)",
+        help="'reference' times graphgpo.testing.reference as a STAND-IN engine (harness testing only)",
     )
     args = parser.parse_args(argv)
     if args.repeat is None:
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = impls.load_reference()
     _log(f"engine: {engine_desc}")
     if reference is None:
-        _log("linear Python: tests/reference.py not found, skipped")
+        _log("linear Python: graphgpo.testing.reference not importable, skipped")
 
     shapes = data.QUICK_SHAPES if args.quick else data.SHAPES
     results = {name: run_shape(shapes[name], engine, reference, args) for name in names if name != "sweep"}

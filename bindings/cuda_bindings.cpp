@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <string>
 
+#include "bindings.hpp"
 #include "graphgpo/cuda.hpp"
 #include "graphgpo/error.hpp"
 #include "graphgpo/options.hpp"
 
-namespace py = pybind11;
-
+namespace graphgpo_bindings {
 namespace {
 
 // The DLPack ABI (https://dmlc.github.io/dlpack/latest/c_api.html), the parts read here.
@@ -250,7 +250,7 @@ void fingerprint_rows(const py::object& rows, const py::object& lengths, const p
 
 }  // namespace
 
-void register_cuda_bindings(py::module_& m) {
+void register_cuda(py::module_& m) {
   py::module_ c = m.def_submodule("_cuda", "CUDA entry points (see graphgpo.cuda and docs/cuda.md)");
   c.def("compiled", &graphgpo::cuda::compiled);
   c.def("device_count", &graphgpo::cuda::device_count);
@@ -271,3 +271,5 @@ void register_cuda_bindings(py::module_& m) {
   c.def("fingerprint_rows", &fingerprint_rows, py::arg("rows"), py::arg("lengths"), py::arg("out"),
         py::arg("stream"));
 }
+
+}  // namespace graphgpo_bindings

@@ -7,9 +7,11 @@
 #include <optional>
 #include <string>
 
+#include "bindings.hpp"
 #include "graphgpo/memory.hpp"
 
-namespace py = pybind11;
+namespace graphgpo_bindings {
+
 using graphgpo::GraphMemory;
 
 namespace {
@@ -20,7 +22,7 @@ py::object bound_or_none(int64_t bound) { return bound < 0 ? py::none() : py::ob
 
 }  // namespace
 
-void register_memory_bindings(py::module_& m) {
+void register_memory(py::module_& m) {
   py::class_<GraphMemory>(m, "GraphMemory")
       .def(py::init([](std::optional<int64_t> max_edges_per_task, std::optional<int64_t> max_edges,
                        std::optional<int64_t> max_age) {
@@ -107,3 +109,5 @@ void register_memory_bindings(py::module_& m) {
       },
       py::arg("method"), py::arg("options_json"));
 }
+
+}  // namespace graphgpo_bindings

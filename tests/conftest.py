@@ -1,4 +1,6 @@
-"""Shared test setup: the plain-Python reference lives next to the tests; no network, no telemetry."""
+"""Shared test setup: helpers next to the tests (trl_helpers) are importable; no network, no telemetry.
+
+The reference, SPEC examples and batch strategies are in the package: ``graphgpo.testing``."""
 
 import os
 import sys

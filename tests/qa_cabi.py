@@ -42,7 +42,52 @@ def lib():
         _LIB.graphgpo_last_error.restype = ctypes.c_char_p
         _LIB.graphgpo_fingerprint_bytes.restype = ctypes.c_int
         _LIB.graphgpo_fingerprint_bytes.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(Fingerprint)]
+        _LIB.graphgpo_memory_create.restype = ctypes.c_int
+        _LIB.graphgpo_memory_create.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+        _LIB.graphgpo_memory_free.restype = None
+        _LIB.graphgpo_memory_free.argtypes = [ctypes.c_void_p]
+        _LIB.graphgpo_memory_save.restype = ctypes.c_int
+        _LIB.graphgpo_memory_save.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        _LIB.graphgpo_memory_load.restype = ctypes.c_int
+        _LIB.graphgpo_memory_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+        _LIB.graphgpo_memory_stats.restype = ctypes.c_int
+        _LIB.graphgpo_memory_stats.argtypes = [ctypes.c_void_p] + [ctypes.POINTER(ctypes.c_uint64)] * 4
     return _LIB
+
+
+class Memory:
+    """A graphgpo_memory_t handle (freed with the object)."""
+
+    def __init__(self, options: dict | None = None, *, handle=None):
+        self.handle = handle
+        if handle is None:
+            h = ctypes.c_void_p()
+            status = lib().graphgpo_memory_create(json.dumps(options or {}).encode(), ctypes.byref(h))
+            if status:
+                raise ValueError(lib().graphgpo_last_error().decode())
+            self.handle = h
+
+    @classmethod
+    def load(cls, path) -> tuple[int, Memory | None, str]:
+        h = ctypes.c_void_p()
+        status = lib().graphgpo_memory_load(str(path).encode(), ctypes.byref(h))
+        if status:
+            return status, None, lib().graphgpo_last_error().decode()
+        return 0, cls(handle=h), ""
+
+    def save(self, path) -> tuple[int, str]:
+        status = lib().graphgpo_memory_save(self.handle, str(path).encode())
+        return status, lib().graphgpo_last_error().decode() if status else ""
+
+    def stats(self) -> dict:
+        values = [ctypes.c_uint64() for _ in range(4)]
+        assert lib().graphgpo_memory_stats(self.handle, *[ctypes.byref(v) for v in values]) == 0
+        return dict(zip(("tasks", "edges", "bytes", "calls"), (v.value for v in values)))
+
+    def __del__(self):
+        if self.handle is not None and _LIB is not None:
+            _LIB.graphgpo_memory_free(self.handle)
+            self.handle = None
 
 
 def _arr(ctype, values):
@@ -66,7 +111,8 @@ def fingerprint(value) -> tuple[int, int]:
 
 def advantages_batch(method, *, group, trajectory, state, success, next_state=None, valid=None, reward=None,
                      cost=None, action=None, options=None, encoding=None, fingerprints=False,
-                     next_fingerprints=None, sentinel=12345.0, struct_size=None, raw_options=None):
+                     next_fingerprints=None, sentinel=12345.0, struct_size=None, raw_options=None, task=None,
+                     memory: Memory | None = None):
     """Call graphgpo_advantages_batch with texts. Returns (status, out array, error message)."""
     n = len(group)
     keep = []
@@ -77,7 +123,7 @@ def advantages_batch(method, *, group, trajectory, state, success, next_state=No
                                 ("success", ctypes.c_uint8, [int(bool(s)) for s in success]),
                                 ("valid", ctypes.c_uint8, None if valid is None else [int(bool(v)) for v in valid]),
                                 ("reward", ctypes.c_double, reward), ("cost", ctypes.c_double, cost),
-                                ("action", ctypes.c_int64, action)):
+                                ("action", ctypes.c_int64, action), ("task", ctypes.c_int64, task)):
         if values is not None:
             a = _arr(ctype, list(values))
             keep.append(a)
@@ -106,6 +152,7 @@ def advantages_batch(method, *, group, trajectory, state, success, next_state=No
             b.next_state = ctypes.cast(fps, ctypes.POINTER(Fingerprint))
     out = (ctypes.c_double * max(n, 1))(*([sentinel] * max(n, 1)))
     opts = raw_options if raw_options is not None else json.dumps(options or {}).encode()
-    status = lib().graphgpo_advantages_batch(method.encode(), ctypes.byref(b), opts, None, out)
+    status = lib().graphgpo_advantages_batch(method.encode(), ctypes.byref(b), opts,
+                                             None if memory is None else memory.handle, out)
     message = lib().graphgpo_last_error().decode("utf-8", "replace") if status else ""
     return status, np.array(out[:n]), message

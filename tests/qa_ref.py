@@ -261,8 +261,19 @@ def group_graph(rows, trajectory, state, next_state, success, cost, action, opts
     return nodes, edges, src, dst
 
 
-def group_distances(rows, trajectory, state, next_state, success, cost, action, opts, backups=True):
+def group_distances(rows, trajectory, state, next_state, success, cost, action, opts, backups=True,
+                    extra_edges=()):
+    """Distances of one group's nodes; ``extra_edges`` (graph memory: stored edges of the group's task)
+    join the graph, so distances and D are computed on the union."""
     nodes, edges, src, dst = group_graph(rows, trajectory, state, next_state, success, cost, action, opts)
+    if extra_edges:
+        edges = edges + list(extra_edges)
+        seen = set(nodes)
+        for u, v, _, _ in extra_edges:
+            for x in (u, v):
+                if x not in seen:
+                    seen.add(x)
+                    nodes.append(x)
     has_success = any(v == SUCCESS for _, v, _, _ in edges)
     d, big = _shortest(nodes, edges, has_success)
     if opts["distance"] == "expected" and has_success:
@@ -271,7 +282,7 @@ def group_distances(rows, trajectory, state, next_state, success, cost, action, 
 
 
 def advantages(method, *, group, trajectory, state, success, next_state=None, valid=None, reward=None,
-               cost=None, action=None, key=None, **options):
+               cost=None, action=None, key=None, extra_edges=None, **options):
     opts = {**DEFAULTS, **options}
     n = len(group)
     if key is not None:
@@ -313,7 +324,8 @@ def advantages(method, *, group, trajectory, state, success, next_state=None, va
                 out[i] = a_e[i]
             continue
         if method == "progpo":
-            d, big, src, dst = group_distances(rows, trajectory, state, next_state, success, cost, action, opts)
+            d, big, src, dst = group_distances(rows, trajectory, state, next_state, success, cost, action, opts,
+                                               extra_edges=extra_edges(g) if extra_edges else ())
             m = max(abs(a_e[i]) for i in rows)
             k_scale = abs(ew) * m + 1.0
             for i in rows:
@@ -342,7 +354,8 @@ def advantages(method, *, group, trajectory, state, success, next_state=None, va
             else:
                 sg = {i: exact_id(state[i]) for i in rows}
         elif method == "graphgpo":
-            d, big, src, dst = group_distances(rows, trajectory, state, next_state, success, cost, action, opts)
+            d, big, src, dst = group_distances(rows, trajectory, state, next_state, success, cost, action, opts,
+                                               extra_edges=extra_edges(g) if extra_edges else ())
             omega = float(opts["omega"])
             for i in rows:
                 c = 1.0 if cost is None else float(cost[i])

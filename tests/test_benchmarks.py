@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -17,16 +16,7 @@ if (
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import data, published_style, timing  # noqa: E402
-
-
-def _load_reference():
-    spec = importlib.util.spec_from_file_location("graphgpo_tests_reference", ROOT / "tests" / "reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.reference_advantages
-
-
-reference_advantages = _load_reference()
+from graphgpo.testing.reference import reference_advantages  # noqa: E402
 
 OPTION_SETS = [
     {},

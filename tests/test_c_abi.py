@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from spec_examples import EXAMPLE_1
 
 import graphgpo
+from graphgpo.testing.spec_examples import EXAMPLE_1
 
 EXAMPLE_C = Path(__file__).resolve().parents[1] / "examples" / "c"
 CC = shutil.which("cc") or shutil.which("gcc")
@@ -64,6 +64,11 @@ def test_cmake_package_config(tmp_path):
     run = subprocess.run([str(build / "example")], capture_output=True, text=True, check=True)
     np.testing.assert_allclose(parse_advantages(run.stdout), graphgpo.advantages("graphgpo", omega=0.5, **EXAMPLE_1),
                                atol=1e-9)
+
+
+def test_option_schema_is_the_python_one(lib):
+    lib.graphgpo_option_schema.restype = ctypes.c_char_p
+    assert json.loads(lib.graphgpo_option_schema()) == {"options": graphgpo.option_schema()}
 
 
 class Fingerprint(ctypes.Structure):

@@ -4,7 +4,7 @@ Three layers of tests:
 
 - Always: without CUDA compiled in, every entry point raises a clear error.
 - Always (needs a C++ compiler, no GPU): the device pipeline (cpp/src/cuda/pipeline.cuh, the code the CUDA
-  kernels run) compiled for the host by cpp/src/cuda/emulate_main.cpp, against the CPU engine: advantages
+  kernels run) compiled for the host by tests/cuda/emulate_main.cpp, against the CPU engine: advantages
   and distances bit-identical, the same validation messages, the same fingerprints. The Python layer
   (graphgpo.cuda) runs end to end on CPU tensors with the emulation standing in for graphgpo._core._cuda.
 - On a GPU (a GRAPHGPO_CUDA=ON build, torch with CUDA, a device): the real kernels against the CPU engine.
@@ -23,18 +23,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from batches import batches, options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from spec_examples import EXAMPLE_1, EXAMPLE_2, EXPECTED_1, EXPECTED_2
 
 import graphgpo
 import graphgpo.cuda as gcuda
 from graphgpo import _core
 from graphgpo._api import prepare_batch
+from graphgpo.testing.spec_examples import EXAMPLE_1, EXAMPLE_2, EXPECTED_1, EXPECTED_2
+from graphgpo.testing.strategies import batches, options
 
 ROOT = Path(__file__).resolve().parents[1]
 CUDA_DIR = ROOT / "cpp" / "src" / "cuda"
+EMULATOR_SOURCE = ROOT / "tests" / "cuda" / "emulate_main.cpp"
+# The engine sources the emulated pipeline links with (option parsing, the option table, the estimator registry).
+EMULATOR_ENGINE_SOURCES = ("options.cpp", "option_table.cpp", "estimator_registry.cpp")
 
 try:
     import torch
@@ -139,14 +142,14 @@ def emulator(tmp_path_factory):
         pytest.skip("no C++ compiler for the host emulation of the CUDA pipeline")
     exe = tmp_path_factory.mktemp("cuda-emulation") / "emulate"
     command = [cxx, "-std=c++17", "-O1", "-pthread", "-I", str(ROOT / "cpp" / "include"), "-I", str(CUDA_DIR),
-               str(CUDA_DIR / "emulate_main.cpp"), str(ROOT / "cpp" / "src" / "options.cpp"), "-o", str(exe)]
+               str(EMULATOR_SOURCE), *(str(ROOT / "cpp" / "src" / f) for f in EMULATOR_ENGINE_SOURCES), "-o", str(exe)]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return Emulator(exe)
 
 
 class Emulator:
-    """Runs cpp/src/cuda/emulate_main.cpp on engine-ready arrays."""
+    """Runs tests/cuda/emulate_main.cpp on engine-ready arrays."""
 
     def __init__(self, exe: Path):
         self.exe = exe

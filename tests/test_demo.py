@@ -105,7 +105,8 @@ def test_cli_prints_the_table_with_intervals_and_paired_differences(quick_cli):
 
 def test_demo_matches_reference_estimators(tmp_path):
     """Engine and plain-Python reference give the same training run (same advantages, same updates)."""
-    reference = pytest.importorskip("reference")
+    from graphgpo.testing import reference
+
     engine = _engine()
 
     def slow(method, **kw):

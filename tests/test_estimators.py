@@ -4,12 +4,12 @@ import os
 
 import numpy as np
 import pytest
-from batches import batches, options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import reference_advantages
 
 import graphgpo
+from graphgpo.testing.reference import reference_advantages
+from graphgpo.testing.strategies import batches, options
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

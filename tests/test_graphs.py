@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-from batches import batches
 from hypothesis import given, settings
-from reference import SUCCESS, next_nodes, reference_distances
-from spec_examples import EXAMPLE_1
 
 import graphgpo
 from graphgpo.graph import NODE_STATE, NODE_SUCCESS, NODE_TERMINAL
+from graphgpo.testing.reference import SUCCESS, next_nodes, reference_distances
+from graphgpo.testing.spec_examples import EXAMPLE_1
+from graphgpo.testing.strategies import batches
 
 
 @settings(max_examples=150, deadline=None)

@@ -4,14 +4,14 @@ mixed element types raise TypeError."""
 
 import numpy as np
 import pytest
-from batches import batches, options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import reference_advantages
-from spec_examples import EXAMPLE_1, EXPECTED_1
 
 import graphgpo
 from graphgpo._inputs import as_ids, text_ids
+from graphgpo.testing.reference import reference_advantages
+from graphgpo.testing.spec_examples import EXAMPLE_1, EXPECTED_1
+from graphgpo.testing.strategies import batches, options
 
 GOOD = {"group": [0, 0, 0, 0, 1, 1], "trajectory": [0, 0, 1, 1, 2, 2], "state": ["a", "b", "a", "c", "x", "y"],
         "success": [1, 1, 0, 0, 1, 1]}

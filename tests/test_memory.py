@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from batches import batches, options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import SUCCESS, reference_advantages
-from reference_memory import MemoryReference, reference_memory_advantages
 
 import graphgpo
 from graphgpo.memory import task_keys
+from graphgpo.testing.reference import SUCCESS, reference_advantages
+from graphgpo.testing.reference_memory import MemoryReference, reference_memory_advantages
+from graphgpo.testing.strategies import batches, options
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -7,12 +7,12 @@ import itertools
 
 import numpy as np
 import pytest
-from batches import batches, options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference_similar import graph_canonical_states, reference_similar_advantages
 
 import graphgpo
+from graphgpo.testing.reference_similar import graph_canonical_states, reference_similar_advantages
+from graphgpo.testing.strategies import batches, options
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 GRAPH_METHODS = ("gigpo", "graphgpo", "progpo")

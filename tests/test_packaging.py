@@ -4,6 +4,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 import graphgpo
 from graphgpo import _core
 
@@ -36,3 +38,21 @@ def test_facade_exports():
     assert Path(graphgpo.get_cmake_dir(), "graphgpoConfig.cmake").exists()
     assert (Path(graphgpo.__file__).parent / "py.typed").exists()
     assert graphgpo.cuda_available() is False or graphgpo.build_info()["cuda"] is True
+
+
+@pytest.mark.parametrize("name", ["reference", "reference_similar", "reference_memory"])
+def test_reference_is_independent_of_the_engine(name):
+    """graphgpo.testing's references are the ground truth: they import the standard library and each other
+    only, never the engine."""
+    import sys
+
+    tree = ast.parse((ROOT / "src" / "graphgpo" / "testing" / f"{name}.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            assert node.level == 1 and node.module in ("reference", "reference_similar", "reference_memory"), node.module
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    assert imported and imported <= set(sys.stdlib_module_names) | {"__future__"}, imported

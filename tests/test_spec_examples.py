@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
-from reference import reference_advantages
-from spec_examples import (
+
+import graphgpo
+from graphgpo.testing.reference import reference_advantages
+from graphgpo.testing.spec_examples import (
     EXAMPLE_1,
     EXAMPLE_2,
     EXAMPLE_3,
@@ -12,8 +14,6 @@ from spec_examples import (
     EXPECTED_PROGPO_1,
     EXPECTED_PROGPO_3,
 )
-
-import graphgpo
 
 
 @pytest.mark.parametrize("compute", [graphgpo.advantages, reference_advantages], ids=["engine", "reference"])

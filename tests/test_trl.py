@@ -1,7 +1,7 @@
 """GraphGPOTrainer / GraphGPOConfig: token layout, row assembly, a scripted end-to-end run, TRL contract,
 and a 2-process run that must equal the 1-process one.
 
-Expected values are computed with tests/reference.py from the raw traces, independently of the
+Expected values are computed with graphgpo.testing.reference from the raw traces, independently of the
 trainer's code, so the end-to-end checks also compare the native engine with the reference.
 """
 
@@ -21,8 +21,8 @@ pytest.importorskip("trl")
 torch = pytest.importorskip("torch")
 
 import trl_helpers as H  # noqa: E402
-from reference import reference_advantages  # noqa: E402
 
+from graphgpo.testing.reference import reference_advantages  # noqa: E402
 from graphgpo.trl._steps import batch_advantages, records_from_traces  # noqa: E402
 from graphgpo.trl._tokens import (  # noqa: E402
     action_segments,
@@ -337,8 +337,10 @@ def test_config_defaults_match_spec_and_validate():
         "episode_stats": "per_step",
         "normalize_distance": False,
         "distance": "shortest",
+        "merge": "exact",
+        "similarity": 0.95,
     }
-    assert cfg.epsilon == 0.2  # GRPO's clipping range is untouched by adv_eps
+    assert cfg.epsilon == 0.2  # GRPO's clipping range is untouched by eps
     for bad, match in [
         ({"advantage_estimator": "ppo"}, "advantage_estimator"),
         ({"omega": 1.0}, "omega"),
@@ -348,7 +350,8 @@ def test_config_defaults_match_spec_and_validate():
         ({"convention": "x"}, "convention"),
         ({"episode_stats": "x"}, "episode_stats"),
         ({"distance": "x"}, "distance"),
-        ({"adv_eps": -1.0}, "adv_eps"),
+        ({"eps": -1.0}, "eps"),
+        ({"omega": True}, "omega"),
         ({"success_reward": math.nan}, "success_reward"),
         ({"normalize_distance": "yes"}, "normalize_distance"),
         ({"episode_reward": "x"}, "episode_reward"),
@@ -373,13 +376,13 @@ def test_config_parses_from_the_command_line():
             "gigpo",
             "--omega",
             "0.8",
-            "--adv_eps",
+            "--eps",
             "1e-4",
             "--normalize_distance",
             "true",
         ]
     )
-    assert (cfg.advantage_estimator, cfg.omega, cfg.adv_eps, cfg.normalize_distance) == (
+    assert (cfg.advantage_estimator, cfg.omega, cfg.eps, cfg.normalize_distance) == (
         "gigpo",
         0.8,
         1e-4,

@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
     if (threads == 1) base = best;
     report("layout", threads, best, base);
   }
-  for (Method m : {Method::Grpo, Method::Gigpo, Method::GraphGpo}) {
+  for (const EstimatorSpec& e : estimator_registry()) {
+    const Method m = e.method;
     for (int threads : {1, 2}) {
       Options o;
       o.num_threads = threads;

@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "graphgpo/error.hpp"
+#include "graphgpo/estimator_registry.hpp"
 #include "graphgpo/estimators.hpp"
 #include "graphgpo/fingerprint.hpp"
 #include "graphgpo/graph_batch.hpp"
 #include "graphgpo/memory.hpp"
+#include "graphgpo/option_schema.hpp"
 
 struct graphgpo_graphs {
   graphgpo::GraphBatch batch;
@@ -237,6 +239,8 @@ const char* graphgpo_version(void) { return graphgpo::version_string(); }
 int graphgpo_abi_version(void) { return graphgpo::abi_version(); }
 const char* graphgpo_build_info(void) { return graphgpo::build_info_json().c_str(); }
 const char* graphgpo_last_error(void) { return last_error.c_str(); }
+const char* graphgpo_option_schema(void) { return graphgpo::option_schema_json().c_str(); }
+const char* graphgpo_estimators(void) { return graphgpo::estimator_registry_json().c_str(); }
 
 int graphgpo_cuda_available(void) {
 #ifdef GRAPHGPO_WITH_CUDA

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string>
 
 #include "graphgpo/distances.hpp"
 #include "graphgpo/error.hpp"
+#include "graphgpo/estimator_registry.hpp"
 #include "graphgpo/graph.hpp"
 #include "graphgpo/normalize.hpp"
 #include "graphgpo/parallel.hpp"
@@ -140,6 +142,20 @@ void graph_returns(const BatchView& b, const Options& o, Workspace& w) {
   }
 }
 
+// Each estimator's step returns R_S (SPEC "Estimators"), into w.step_return per edge of w.graph. The
+// formulas of the estimator registry's entries (estimator_registry.cpp): a new estimator adds its case here.
+void step_returns(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
+                  Workspace& w) {
+  switch (method) {
+    case Method::Gigpo: discounted_returns(b, layout, g, o, w); return;
+    case Method::GraphGpo: graph_returns(b, o, w); return;
+    case Method::Grpo:    // no step advantage
+    case Method::ProGpo:  // its step term is progress_advantages, below
+      break;
+  }
+  fail(std::string("no step returns for method '") + method_name(method) + "'");
+}
+
 // ProGPO's progress of one row (SPEC "ProGPO"): -1 for an invalid action or a self-loop; 0 where both ends
 // cannot reach SUCCESS (every row of a group without a success); else min(1, (d(s) - d(s')) / cost) when the
 // step gets closer to SUCCESS by more than a rounding error, -1 when it does not.
@@ -194,8 +210,9 @@ void normalize_step_groups(const std::vector<int64_t>& offsets, const std::vecto
 
 void process_group(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
                    Workspace& w, double* out, const StoredTaskView* stored) {
+  const EstimatorSpec& spec = estimator(method);
   episode_advantage(b, layout, g, o, w);
-  if (method == Method::Grpo) {
+  if (!spec.builds_graph) {
     size_t e = 0;
     for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
       for (size_t i = lo; i < hi; ++i, ++e) out[i] = w.episode_adv[e];
@@ -203,24 +220,19 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     return;
   }
   const bool similar = o.merge == Merge::Similar;
-  // graphgpo and progpo merge graph nodes; gigpo merges start states only (below), on the exact graph.
-  const bool graph_method = method == Method::GraphGpo || method == Method::ProGpo;
+  // merges_graph_nodes (graphgpo, progpo): merged graph nodes; gigpo: merged start states (below), exact graph.
   NodeMerging merging;
-  merging.similar = similar && graph_method;
+  merging.similar = similar && spec.merges_graph_nodes;
   merging.threshold = o.similarity;
-  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/graph_method, merging, stored);
-  if (method == Method::ProGpo) {
+  build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/spec.needs_reverse_csr, merging, stored);
+  if (method == Method::ProGpo) {  // its step term is the progress of each row, not normalized step returns
     progress_advantages(b, o, w, out);
     return;
   }
   const GroupGraph& graph = w.graph;
   const size_t num_edges = static_cast<size_t>(graph.num_edges());
   w.step_return.resize(num_edges);
-  if (method == Method::Gigpo) {
-    discounted_returns(b, layout, g, o, w);
-  } else {
-    graph_returns(b, o, w);
-  }
+  step_returns(method, b, layout, g, o, w);
   if (b.valid) {
     for (size_t e = 0; e < num_edges; ++e)
       if (!b.valid[graph.edge_row[e]]) w.step_return[e] -= o.invalid_penalty;
@@ -232,7 +244,7 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     return;
   }
   size_t num_keys;
-  if (method == Method::GraphGpo) {
+  if (spec.merges_graph_nodes) {
     w.step_key = graph.edge_exact_src;  // graphgpo: step groups stay exact (the official recipe)
     num_keys = static_cast<size_t>(graph.num_exact_states) + 1;
   } else {
@@ -274,12 +286,10 @@ void compute_advantages_into(Method method, const BatchView& batch, const Option
   validate_options(options);
   if (memory) check_memory_options(method, options);
   if (batch.task && !memory) fail("task is only used with a graph memory (pass memory= as well)");
-  const bool similar = options.merge == Merge::Similar && method != Method::Grpo;  // grpo: no effect
+  const bool similar = options.merge == Merge::Similar && estimator(method).reads("states");  // grpo: no effect
   if (similar) validate_texts(batch);
   const BatchLayout layout =
-      validate_and_layout(batch,
-                          (method == Method::GraphGpo || method == Method::ProGpo) &&
-                              options.distance == DistanceKind::Expected,
+      validate_and_layout(batch, estimator(method).reads("distance") && options.distance == DistanceKind::Expected,
                           options.num_threads);
   const size_t num_groups = layout.num_groups();
   // With memory: each group's graph also holds its task's stored edges (as the memory was before the call);

@@ -58,9 +58,12 @@ MemoryBounds parse_memory_options_json(const std::string& json) {
 }
 
 void check_memory_options(Method method, const Options& options) {
-  if (method != Method::GraphGpo && method != Method::ProGpo)
-    fail(std::string("memory needs a graph-based method ('graphgpo' or 'progpo'), got '") + method_name(method) +
-         "'");
+  if (!estimator(method).supports_memory) {
+    std::string expected;  // the registry's methods with supports_memory
+    for (const EstimatorSpec& e : estimator_registry())
+      if (e.supports_memory) expected += (expected.empty() ? "'" : "' or '") + std::string(e.name);
+    fail("memory needs a graph-based method (" + expected + "'), got '" + method_name(method) + "'");
+  }
   if (options.distance != DistanceKind::Shortest)
     fail("memory needs distance='shortest' (stored edges keep no actions for distance='expected')");
   if (options.merge != Merge::Exact)

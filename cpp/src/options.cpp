@@ -2,11 +2,13 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <sstream>
 
 #include "graphgpo/error.hpp"
+#include "graphgpo/option_schema.hpp"
 
 namespace graphgpo {
 inline namespace v0 {
@@ -137,28 +139,79 @@ class FlatJsonReader {
   size_t pos_ = 0;
 };
 
-double as_number(const std::string& key, const JsonScalar& v) {
+// ---------------------------------------------------------------------------------------------------------
+// Options from JSON members, through the option table (option_schema.hpp).
+
+std::string quoted_choices(const OptionSpec& spec) {
+  std::string out;
+  for (const char* c : spec.choices) out += (out.empty() ? "'" : ", '") + std::string(c) + "'";
+  return out;
+}
+
+std::string format_bound(double x) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%g", x);
+  return buffer;
+}
+
+std::string interval_text(const OptionRange& r) {
+  return (r.min_open ? "(" : "[") + format_bound(r.min) + ", " + format_bound(r.max) + (r.max_open ? ")" : "]");
+}
+
+double member_number(const OptionSpec& spec, const JsonScalar& v) {
   if (v.kind == JsonScalar::Bool) return v.boolean ? 1.0 : 0.0;  // Python bools are ints
-  if (v.kind != JsonScalar::Number) fail("option '" + key + "' must be a number");
+  if (v.kind != JsonScalar::Number) fail("option '" + std::string(spec.name) + "' must be a number");
   return v.number;
 }
 
-const std::string& as_string(const std::string& key, const JsonScalar& v, const char* allowed) {
-  if (v.kind != JsonScalar::String) fail("option '" + key + "' must be one of " + allowed);
-  return v.text;
+bool is_whole(double x) { return x == std::floor(x); }
+
+void set_member(Options& o, const std::string& key, const JsonScalar& v) {
+  const OptionSpec* spec = find_option(key);
+  if (!spec) fail("unknown option '" + key + "': expected one of " + option_names());
+  const std::string name = "option '" + key + "'";
+  if (v.kind == JsonScalar::Null && spec->null_is_default) {
+    spec->set_value(o, spec->default_value);
+    return;
+  }
+  switch (spec->type) {
+    case OptionType::Number:
+      spec->set_value(o, member_number(*spec, v));
+      return;
+    case OptionType::Integer: {
+      const double x = member_number(*spec, v);
+      if (!(spec->range.contains(x) && is_whole(x)))
+        fail(name + " must be an integer in " + interval_text(spec->range));
+      spec->set_value(o, x);
+      return;
+    }
+    case OptionType::Boolean:
+      if (v.kind != JsonScalar::Bool) fail(name + " must be true or false");
+      spec->set_value(o, v.boolean ? 1.0 : 0.0);
+      return;
+    case OptionType::Choice: {
+      const std::string allowed = quoted_choices(*spec);
+      if (v.kind != JsonScalar::String) fail(name + " must be one of " + allowed);
+      for (size_t k = 0; k < spec->choices.size(); ++k) {
+        if (v.text == spec->choices[k]) {
+          spec->set_choice(o, k);
+          return;
+        }
+      }
+      fail(name + " must be one of " + allowed + ", got '" + v.text + "'");
+    }
+  }
 }
 
-template <typename Enum>
-Enum choose(const std::string& key, const JsonScalar& v, const char* a, Enum ea, const char* b, Enum eb) {
-  const std::string allowed = std::string("'") + a + "', '" + b + "'";
-  const std::string& s = as_string(key, v, allowed.c_str());
-  if (s == a) return ea;
-  if (s == b) return eb;
-  fail("option '" + key + "' must be one of " + allowed + ", got '" + s + "'");
-}
-
-void require_finite(const char* name, double value) {
-  if (!std::isfinite(value)) fail(std::string("option '") + name + "' must be finite");
+// The range check of a number, worded by which bounds it has.
+void check_range(const OptionSpec& spec, double value) {
+  const OptionRange& r = spec.range;
+  if (r.contains(value)) return;
+  const std::string name = "option '" + std::string(spec.name) + "'";
+  const bool has_min = std::isfinite(r.min), has_max = std::isfinite(r.max);
+  if (has_min && has_max) fail(name + " must lie in " + interval_text(r) + ", got " + std::to_string(value));
+  if (has_min) fail(name + " must be " + (r.min_open ? "> " : ">= ") + format_bound(r.min));
+  fail(name + " must be " + (r.max_open ? "< " : "<= ") + format_bound(r.max));
 }
 
 }  // namespace
@@ -168,78 +221,33 @@ void read_flat_json(const std::string& json,
   FlatJsonReader(json).read_object(on_member);
 }
 
-Method parse_method(const std::string& name) {
-  if (name == "grpo") return Method::Grpo;
-  if (name == "gigpo") return Method::Gigpo;
-  if (name == "graphgpo") return Method::GraphGpo;
-  if (name == "progpo") return Method::ProGpo;
-  fail("unknown method '" + name + "': expected 'grpo', 'gigpo' or 'graphgpo'");
-}
-
-const char* method_name(Method method) {
-  switch (method) {
-    case Method::Grpo: return "grpo";
-    case Method::Gigpo: return "gigpo";
-    case Method::GraphGpo: return "graphgpo";
-    case Method::ProGpo: return "progpo";
-  }
-  return "?";
-}
-
 void validate_options(const Options& o) {
-  require_finite("omega", o.omega);
-  if (!(o.omega > 0.0 && o.omega < 1.0)) fail("option 'omega' must lie in (0, 1), got " + std::to_string(o.omega));
-  require_finite("gamma", o.gamma);
-  if (!(o.gamma >= 0.0 && o.gamma <= 1.0)) fail("option 'gamma' must lie in [0, 1], got " + std::to_string(o.gamma));
-  require_finite("success_reward", o.success_reward);
-  require_finite("invalid_penalty", o.invalid_penalty);
-  require_finite("step_weight", o.step_weight);
-  require_finite("episode_weight", o.episode_weight);
-  require_finite("eps", o.eps);
-  if (o.eps < 0.0) fail("option 'eps' must be >= 0");
-  if (o.num_threads < 0) fail("option 'num_threads' must be >= 0");
-  if (!(o.similarity > 0.0 && o.similarity < 1.0))
-    fail("option 'similarity' must lie in (0, 1), got " + std::to_string(o.similarity));
+  for (const OptionSpec& spec : option_table()) {
+    const std::string name = "option '" + std::string(spec.name) + "'";
+    switch (spec.type) {
+      case OptionType::Number: {
+        const double value = spec.get_value(o);
+        if (!std::isfinite(value)) fail(name + " must be finite");
+        check_range(spec, value);
+        break;
+      }
+      case OptionType::Integer:
+        if (!spec.range.contains(spec.get_value(o)))
+          fail(name + " must be an integer in " + interval_text(spec.range));
+        break;
+      case OptionType::Boolean:
+        break;
+      case OptionType::Choice:
+        if (spec.get_choice(o) >= spec.choices.size()) fail(name + " holds a value outside " + quoted_choices(spec));
+        break;
+    }
+  }
 }
 
 Options parse_options_json(const std::string& json) {
   Options o;
   FlatJsonReader reader(json);
-  reader.read_object([&](const std::string& key, const JsonScalar& v) {
-    if (key == "omega") o.omega = as_number(key, v);
-    else if (key == "gamma") o.gamma = as_number(key, v);
-    else if (key == "success_reward") o.success_reward = as_number(key, v);
-    else if (key == "invalid_penalty") o.invalid_penalty = as_number(key, v);
-    else if (key == "step_weight") o.step_weight = as_number(key, v);
-    else if (key == "episode_weight") o.episode_weight = as_number(key, v);
-    else if (key == "eps") o.eps = as_number(key, v);
-    else if (key == "norm") o.norm = choose(key, v, "mean_std", Norm::MeanStd, "mean", Norm::Mean);
-    else if (key == "convention")
-      o.convention = choose(key, v, "reference", Convention::Reference, "paper", Convention::Paper);
-    else if (key == "episode_stats")
-      o.episode_stats = choose(key, v, "per_step", EpisodeStats::PerStep, "per_trajectory", EpisodeStats::PerTrajectory);
-    else if (key == "distance")
-      o.distance = choose(key, v, "shortest", DistanceKind::Shortest, "expected", DistanceKind::Expected);
-    else if (key == "merge")
-      o.merge = choose(key, v, "exact", Merge::Exact, "similar", Merge::Similar);
-    else if (key == "similarity") o.similarity = as_number(key, v);
-    else if (key == "normalize_distance") {
-      if (v.kind != JsonScalar::Bool) fail("option 'normalize_distance' must be true or false");
-      o.normalize_distance = v.boolean;
-    } else if (key == "num_threads") {
-      if (v.kind == JsonScalar::Null) {
-        o.num_threads = 0;
-      } else {
-        const double t = as_number(key, v);
-        if (!(t >= 0 && t <= 4096) || t != std::floor(t)) fail("option 'num_threads' must be an integer in [0, 4096]");
-        o.num_threads = static_cast<int>(t);
-      }
-    } else {
-      fail("unknown option '" + key +
-           "': expected one of omega, gamma, success_reward, invalid_penalty, step_weight, episode_weight, norm, "
-           "eps, convention, episode_stats, normalize_distance, distance, merge, similarity, num_threads");
-    }
-  });
+  reader.read_object([&](const std::string& key, const JsonScalar& v) { set_member(o, key, v); });
   validate_options(o);
   return o;
 }

@@ -8,8 +8,10 @@ import json as _json
 import pkgutil as _pkgutil
 
 from . import _core
-from ._api import DEFAULT_OPTIONS, METHODS, advantages, fingerprint, gigpo, graphgpo, grpo, progpo
+from ._api import advantages, fingerprint, gigpo, graphgpo, grpo, progpo
+from ._estimators import METHODS
 from ._inputs import FINGERPRINT_DTYPE
+from ._options import DEFAULT_OPTIONS, option_schema
 from ._paths import docs_path, get_cmake_dir, get_include, get_library
 from .diagnostics import diagnostics
 from .graph import CSR, GraphBatch, build_graphs
@@ -50,6 +52,7 @@ __all__ = [
     "gigpo",
     "graphgpo",
     "grpo",
+    "option_schema",
     "progpo",
 ]
 

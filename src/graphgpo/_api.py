@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._estimators import check_method
 from ._inputs import (
     FINGERPRINT_DTYPE,
     as_action_ids,
@@ -17,32 +17,11 @@ from ._inputs import (
     as_floats,
     as_ids,
     fingerprints,
-    options_json,
     row_count,
 )
+from ._options import checked_options_json, document_options, thread_count
 from ._text import text_states, wants_texts
 from .memory import GraphMemory, task_keys
-
-#: The estimators, by name.
-METHODS = ("grpo", "gigpo", "graphgpo", "progpo")
-
-#: SPEC defaults; every estimator accepts every option (each uses the ones it needs).
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "omega": 0.1,
-    "gamma": 0.95,
-    "success_reward": 10.0,
-    "invalid_penalty": 0.1,
-    "step_weight": 1.0,
-    "episode_weight": 1.0,
-    "norm": "mean_std",
-    "eps": 1e-6,
-    "convention": "reference",
-    "episode_stats": "per_step",
-    "normalize_distance": False,
-    "distance": "shortest",
-    "merge": "exact",
-    "similarity": 0.95,
-}
 
 StateKey = Callable[[Any], Any]
 
@@ -115,54 +94,14 @@ def _fill_missing(texts: Any, like: Any) -> Any:
     return [empty if t is None else t for t in texts]
 
 
-def thread_count(num_threads: Any) -> int:
-    """``num_threads`` as the engine takes it: an integer >= 0 (None and 0 mean the default). Floats, strings
-    and bools are refused rather than truncated (``int(1.5)`` would silently be 1)."""
-    if num_threads is None:
-        return 0
-    if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads, (int, np.integer)):
-        raise TypeError(f"num_threads must be an integer >= 0 or None, got {num_threads!r} "
-                        f"({type(num_threads).__name__})")
-    if num_threads < 0:
-        raise ValueError(f"num_threads must be >= 0, got {num_threads}")
-    return int(num_threads)
-
-
-def _check_method(method: Any) -> str:
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
-    return method
-
-
-_PLAIN_OPTION_TYPES = (bool, int, float, str, type(None))
-
-
-@functools.lru_cache(maxsize=256)
-def _checked_options(items: tuple[tuple[str, type, Any], ...]) -> str:
-    encoded = options_json({name: value for name, _, value in items})
-    _core.check_options(encoded)  # fail on a bad option before any state is hashed
-    return encoded
-
-
-def _options_with_threads(options: dict[str, Any], num_threads: int | None) -> str:
-    """The options as checked JSON. A training loop passes the same few options every step, so plain
-    values are encoded and checked once (errors are not cached: a bad option raises every time)."""
-    if num_threads is not None:
-        options = {**options, "num_threads": thread_count(num_threads)}
-    # The type is part of the key: 1, 1.0 and True are equal in Python but not to the option parser.
-    items = tuple((name, type(value), value) for name, value in options.items())
-    if all(t in _PLAIN_OPTION_TYPES for _, t, _ in items):
-        return _checked_options(items)
-    return _checked_options.__wrapped__(items)
-
-
+@document_options
 def advantages(method: str, *, group, trajectory, state, success, next_state=None, valid=None, reward=None,
                cost=None, action=None, key: StateKey | None = None, num_threads: int | None = None,
                memory: GraphMemory | None = None, task=None, **options: Any) -> np.ndarray:
     """Per-row advantages of a batch of agent steps, exactly as SPEC.md defines them (``graphgpo docs spec``).
 
     Args:
-        method: ``"grpo"``, ``"gigpo"``, ``"graphgpo"`` or ``"progpo"``.
+        method: one of :data:`graphgpo.METHODS` (``"grpo"``, ``"gigpo"``, ``"graphgpo"``, ``"progpo"``).
         group: task group id per row (all rollouts of one task share it): integers within int64, or
             strings such as verl's uuid ``uid`` (hashed to int64; equal strings give equal ids).
         trajectory: trajectory id per row (integers or strings, like ``group``); a trajectory's rows are
@@ -183,9 +122,9 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
             calls, and this call's edges are stored after it (``"graphgpo"`` with ``distance="shortest"``).
         task: with ``memory``, the task of each row (int or str keys, constant within a group; default: the
             group id). Rollouts of one task in different calls share stored edges.
-        **options: SPEC options: omega, gamma, success_reward, invalid_penalty, step_weight, episode_weight,
-            norm, eps, convention, episode_stats, normalize_distance, distance, merge ("exact" or
-            "similar": text states whose difflib ratio reaches ``similarity``, default 0.95, are one node).
+        **options: SPEC options, ``name=default: meaning`` (the engine's option table,
+            :func:`graphgpo.option_schema`):
+            {OPTIONS}
 
     Returns:
         float64 array, one advantage per row. An empty batch gives an empty array.
@@ -195,8 +134,8 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
             ids outside int64 or fractional, flags other than 0/1.
         TypeError: ids that are neither integers nor strings (or a mix), unsupported state types.
     """
-    _check_method(method)
-    encoded_options = _options_with_threads(options, num_threads)
+    check_method(method)
+    encoded_options = checked_options_json(options, num_threads)
     engine_memory = None
     if memory is not None:
         if not isinstance(memory, GraphMemory):

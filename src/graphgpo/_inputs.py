@@ -29,14 +29,15 @@ def to_numpy(value: Any, name: str) -> Any:
 REQUIRED_FIELDS = ("group", "trajectory", "state", "success")
 
 
-def _length(value: Any) -> int:
+def row_length(value: Any) -> int:
+    """Rows of one field: the first dimension of an array or tensor, else len()."""
     shape = getattr(value, "shape", None)
     if shape is not None and len(shape) > 0:
         return int(shape[0])
     return len(value)
 
 
-def row_count(fields: dict[str, Any], length: Callable[[Any], int] = _length) -> int:
+def row_count(fields: dict[str, Any], length: Callable[[Any], int] = row_length) -> int:
     """The number of rows of a batch's fields (None = absent); every given field must have that many.
     ``length`` measures one field (the CUDA layer unwraps its state wrappers first)."""
     for name in REQUIRED_FIELDS:

@@ -27,13 +27,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core
-from ._api import thread_count
-from ._inputs import _length as _row_length
-from ._inputs import as_action_ids, as_flags, as_floats, as_ids, fingerprints, options_json, row_count
+from ._estimators import CUDA_METHODS, ESTIMATORS, check_method
+from ._inputs import as_action_ids, as_flags, as_floats, as_ids, fingerprints, row_count, row_length
+from ._options import checked_options_json, thread_count
 
 __all__ = ["Fingerprints", "TokenRows", "advantages", "fingerprint", "is_available", "next_state_distances"]
-
-_METHODS = ("grpo", "gigpo", "graphgpo")
 
 # The device type the batch lives on. Tests without a GPU set it to "cpu" together with a stand-in for
 # _core._cuda (tests/test_cuda.py), to exercise this module's conversions end to end.
@@ -89,7 +87,7 @@ def _is_tensor(torch, value: Any) -> bool:
 def _length(value: Any) -> int:
     if isinstance(value, (TokenRows, Fingerprints)):
         value = value[0]
-    return _row_length(value)
+    return row_length(value)
 
 
 def _on_target(value) -> bool:
@@ -276,17 +274,15 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     Raises RuntimeError when this build has no CUDA kernels or PyTorch sees no device, ImportError without
     PyTorch, and ValueError/TypeError for bad input (naming the first offending row, like the CPU engine).
     """
-    if method == "progpo":
-        raise ValueError("progpo is not implemented on the CUDA path; use graphgpo.advantages (CPU)")
-    if method not in _METHODS:
-        raise ValueError(f"unknown method {method!r}: expected one of {', '.join(_METHODS)}")
+    check_method(method)
+    if method not in CUDA_METHODS:
+        raise ValueError(f"{method} is not implemented on the CUDA path; use graphgpo.advantages (CPU)")
     thread_count(num_threads)  # ignored here, but held to the same rules as on the CPU
     if options.get("memory") is not None or options.get("task") is not None:
         raise ValueError("memory= (graph memory across calls) runs on the CPU engine only (graphgpo.advantages)")
     torch = _torch()
-    encoded = options_json(options)
-    _core.check_options(encoded)  # unknown options and bad values fail before any work
-    if options.get("merge") == "similar" and method != "grpo":
+    encoded = checked_options_json(options)  # unknown options and bad values fail before any work
+    if options.get("merge") == "similar" and ESTIMATORS[method].builds_graph:
         raise ValueError("merge='similar' compares texts and runs on the CPU engine only (graphgpo.advantages)")
     fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,
               "next_state": next_state, "valid": valid, "reward": reward, "cost": cost, "action": action}
@@ -310,8 +306,7 @@ def next_state_distances(*, group, trajectory, state, success, next_state=None, 
     and distance"; ``distance="expected"`` needs ``action``), as a float64 tensor on the device. Equal to
     the CPU graph's distances (:func:`graphgpo.build_graphs`). For diagnostics and tests."""
     torch = _torch()
-    encoded = options_json(options)
-    _core.check_options(encoded)
+    encoded = checked_options_json(options)
     if options.get("merge") == "similar":
         raise ValueError("merge='similar' compares texts and runs on the CPU engine only (graphgpo.build_graphs)")
     fields = {"group": group, "trajectory": trajectory, "state": state, "success": success,

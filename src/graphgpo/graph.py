@@ -8,8 +8,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core
-from ._api import StateKey, _options_with_threads, prepare_batch
+from ._api import StateKey, prepare_batch
 from ._inputs import text_ids, to_numpy
+from ._options import DEFAULT_OPTIONS, checked_options_json
 from ._text import wants_texts
 
 #: Node kinds as stored in :meth:`GraphBatch.node_kinds`.
@@ -249,21 +250,20 @@ def _diverging_color(x: float) -> str:
 
 
 def build_graphs(*, group, trajectory, state, success, next_state=None, cost=None, action=None,
-                 key: StateKey | None = None, num_threads: int | None = None, distance: str = "shortest",
-                 merge: str = "exact", similarity: float = 0.95, **ignored: Any) -> GraphBatch:
+                 key: StateKey | None = None, num_threads: int | None = None,
+                 distance: str = DEFAULT_OPTIONS["distance"], merge: str = DEFAULT_OPTIONS["merge"],
+                 similarity: float = DEFAULT_OPTIONS["similarity"], **ignored: Any) -> GraphBatch:
     """Build every group's state-transition graph and its distances to success (SPEC "Graph and distance").
 
     Takes the same row fields as :func:`graphgpo.advantages` (``valid`` and ``reward`` are accepted and
     ignored, as are estimator options other than ``distance``, ``merge`` and ``similarity``). With
     ``merge="similar"`` the nodes are the representatives of similar text states, as graphgpo sees them.
     """
-    unknown = set(ignored) - {"valid", "reward", "omega", "gamma", "success_reward", "invalid_penalty",
-                              "step_weight", "episode_weight", "norm", "eps", "convention", "episode_stats",
-                              "normalize_distance"}
+    unknown = set(ignored) - {"valid", "reward"} - set(DEFAULT_OPTIONS)
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)}")
     options = {"distance": distance, "merge": merge, "similarity": similarity}
-    encoded = _options_with_threads(options, num_threads)
+    encoded = checked_options_json(options, num_threads)
     batch = prepare_batch(group=group, trajectory=trajectory, state=state, success=success,
                           next_state=next_state, cost=cost, action=action, key=key, num_threads=num_threads,
                           texts=wants_texts(options))

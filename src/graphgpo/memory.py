@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._estimators import ESTIMATORS
 from ._inputs import to_numpy
 
-#: Estimators that accept ``memory=`` (those whose credit comes from distances on the group's graph).
-MEMORY_METHODS = ("graphgpo", "progpo")
+#: Estimators that accept ``memory=`` (those whose credit comes from distances on the group's graph; the
+#: engine's estimator registry says which).
+MEMORY_METHODS = tuple(name for name, e in ESTIMATORS.items() if e.supports_memory)
 
 
 def _bound(name: str, value: Any) -> int | None:

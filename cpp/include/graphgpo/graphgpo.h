@@ -53,6 +53,19 @@ GRAPHGPO_API int graphgpo_abi_version(void);
 GRAPHGPO_API const char* graphgpo_build_info(void);
 /** Message of the last failed call on this thread ("" if none). @since 0.1 */
 GRAPHGPO_API const char* graphgpo_last_error(void);
+/**
+ * JSON description of every option graphgpo_advantages accepts in options_json:
+ * {"options": [{"name", "type" ("number", "integer", "boolean" or "choice"), "default", "choices" (choice),
+ * "min", "max", "min_open", "max_open" (bounded numbers), "null_is_default", "scope", "used_by" (the methods
+ * that read it), "doc"}, ...]}. Static storage, never NULL. @since 0.2
+ */
+GRAPHGPO_API const char* graphgpo_option_schema(void);
+/**
+ * JSON description of every method graphgpo_advantages accepts: {"estimators": [{"name", "summary", "scopes"
+ * (the option scopes it reads), "builds_graph", "needs_reverse_csr", "merges_graph_nodes", "supports_cuda",
+ * "supports_memory"}, ...]}. Static storage, never NULL. @since 0.2
+ */
+GRAPHGPO_API const char* graphgpo_estimators(void);
 
 /** Fingerprint of a byte string (text as UTF-8). @since 0.1 */
 GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_bytes(const void* data, size_t size, graphgpo_fingerprint_t* out);
@@ -63,7 +76,8 @@ GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_strings(const char* const* s
 GRAPHGPO_API graphgpo_status_t graphgpo_fingerprint_int64(const int64_t* values, size_t n, graphgpo_fingerprint_t* out);
 
 /**
- * Advantages of n rows. method: "grpo", "gigpo", "graphgpo" or "progpo" (@since 0.2). Required: group, trajectory, state, success,
+ * Advantages of n rows. method: a name from graphgpo_estimators() ("grpo", "gigpo", "graphgpo", "progpo";
+ * progpo @since 0.2). Required: group, trajectory, state, success,
  * out (n doubles). Optional (NULL): next_state, valid, reward, cost, action. options_json: a JSON object of
  * SPEC options (NULL or "" for defaults), e.g. {"omega": 0.5, "distance": "expected", "num_threads": 2}.
  * A next_state entry of {0, 0} (never a real fingerprint) means "no next state" for that row: the next row's

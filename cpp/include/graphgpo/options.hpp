@@ -1,37 +1,42 @@
-// Estimator options (SPEC names and defaults) and their one parser: a flat JSON object. Both the C ABI and
-// the Python module pass options as JSON, so validation lives in one place and new options never change a
-// function signature.
+// Estimator options (SPEC names) and their one parser: a flat JSON object. Both the C ABI and the Python
+// module pass options as JSON, so validation lives in one place and new options never change a function
+// signature. Names, defaults, allowed values and docs: the option table (option_schema.hpp).
 #pragma once
 
 #include <functional>
 #include <string>
 
+#include "graphgpo/estimator_registry.hpp"  // Method, parse_method, method_name
+
 namespace graphgpo {
 inline namespace v0 {
 
-enum class Method { Grpo, Gigpo, GraphGpo, ProGpo };
 enum class Norm { MeanStd, Mean };
 enum class Convention { Reference, Paper };
 enum class EpisodeStats { PerStep, PerTrajectory };
 enum class DistanceKind { Shortest, Expected };
 enum class Merge { Exact, Similar };
 
+// The options of one call. Defaults, allowed values and docs are in the option table (option_schema.hpp,
+// cpp/src/option_table.cpp); a default-constructed Options holds the table's defaults.
 struct Options {
-  double omega = 0.1;            // (0, 1)
-  double gamma = 0.95;           // [0, 1]
-  double success_reward = 10.0;  // finite
-  double invalid_penalty = 0.1;  // finite
-  double step_weight = 1.0;      // finite
-  double episode_weight = 1.0;   // finite
-  double eps = 1e-6;             // finite, >= 0
-  Norm norm = Norm::MeanStd;
-  Convention convention = Convention::Reference;
-  EpisodeStats episode_stats = EpisodeStats::PerStep;
-  bool normalize_distance = false;
-  DistanceKind distance = DistanceKind::Shortest;
-  Merge merge = Merge::Exact;  // SPEC "Merging similar states": "similar" needs text states
-  double similarity = 0.95;    // (0, 1): difflib ratio at which a state joins a representative
-  int num_threads = 0;  // 0 = default (GRAPHGPO_NUM_THREADS or all cores); results never depend on it
+  double omega{};
+  double gamma{};
+  double success_reward{};
+  double invalid_penalty{};
+  double step_weight{};
+  double episode_weight{};
+  double eps{};
+  Norm norm{};
+  Convention convention{};
+  EpisodeStats episode_stats{};
+  bool normalize_distance{};
+  DistanceKind distance{};
+  Merge merge{};       // SPEC "Merging similar states": "similar" needs text states
+  double similarity{};  // difflib ratio at which a state joins a representative
+  int num_threads{};  // 0 = default (GRAPHGPO_NUM_THREADS or all cores); results never depend on it
+
+  Options();  // the table's defaults
 };
 
 // One value of a flat JSON object (options are scalars only).
@@ -47,15 +52,12 @@ struct JsonScalar {
 void read_flat_json(const std::string& json,
                     const std::function<void(const std::string& key, const JsonScalar& value)>& on_member);
 
-// Parse "grpo" | "gigpo" | "graphgpo" | "progpo"; throws Error(InvalidArgument) otherwise.
-Method parse_method(const std::string& name);
-const char* method_name(Method method);
-
 // Parse a JSON object of options ("" or "null" or "{}" give the defaults). Unknown keys, wrong types and
 // values outside their allowed set throw Error(InvalidArgument) naming the option.
 Options parse_options_json(const std::string& json);
 
-// Checks ranges (omega in (0,1), gamma in [0,1], finiteness); parse_options_json calls it.
+// Checks every option against the option table (finiteness, ranges, listed choices); parse_options_json
+// calls it, and so does every engine entry point that takes an Options built in C++.
 void validate_options(const Options& options);
 
 }  // namespace v0

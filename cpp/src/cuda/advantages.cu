@@ -76,6 +76,7 @@ size_t workspace_size(Method method, size_t n, const Options& options) {
   if (n == 0) return 0;
   require_device();
   if (n > kMaxDeviceRows) fail("the CUDA path takes at most " + std::to_string(kMaxDeviceRows) + " rows");
+  cuda_impl::require_cuda_support(method);
   const cuda_impl::Shape shape = cuda_impl::shape_of(method, n, options);
   cuda_impl::Work w;
   return cuda_impl::carve(nullptr, shape, temp_bytes_for(shape), w) + 256;  // + alignment slack

@@ -1,4 +1,4 @@
-// Code shared by the device kernels and the host emulation of the device pipeline (emulate_main.cpp):
+// Code shared by the device kernels and the host emulation of the device pipeline (tests/cuda/emulate_main.cpp):
 // plain functions that nvcc compiles for both sides, and g++ compiles as ordinary C++.
 //
 // Every floating-point expression here mirrors the CPU engine's (cpp/src/*.cpp) operation by operation.

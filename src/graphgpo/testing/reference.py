@@ -10,7 +10,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 
 DEFAULTS: dict[str, object] = {
     "omega": 0.1,
@@ -25,6 +26,8 @@ DEFAULTS: dict[str, object] = {
     "episode_stats": "per_step",
     "normalize_distance": False,
     "distance": "shortest",
+    "merge": "exact",
+    "similarity": 0.95,
 }
 
 BELLMAN_TOLERANCE = 1e-12
@@ -193,13 +196,117 @@ def _normalize_by(keys, values, norm, eps, singleton_is_zero) -> list[float]:
     return result
 
 
+@dataclass(frozen=True)
+class Rows:
+    """A batch as :func:`reference_advantages` prepared it (plain lists; rewards filled in)."""
+
+    group: list
+    trajectory: list
+    state: Sequence[Hashable]
+    next_state: Sequence[Hashable] | None
+    success: list[bool]
+    valid: list[bool]
+    reward: list[float]
+    cost: Sequence[float] | None
+    action: Sequence[Hashable] | None
+    spans: list[tuple[Hashable, int, int]]  # (trajectory id, first row, end row), see trajectories()
+
+
+Advantages = Callable[[Rows, list, dict], list]
+
+#: Each estimator's reference, by method name: ``fn(rows, a_episode, options) -> advantages`` (one per row);
+#: None: the estimator is A_E alone. The reference's own registry, independent of the engine's; tests tie its
+#: names to graphgpo.METHODS.
+REFERENCES: dict[str, Advantages | None] = {"grpo": None}
+
+
+def estimator(name: str) -> Callable[[Advantages], Advantages]:
+    """Register ``fn(rows, a_episode, options) -> advantages`` as the reference of method ``name``."""
+
+    def register(fn: Advantages) -> Advantages:
+        if name in REFERENCES:
+            raise ValueError(f"estimator {name!r} is registered twice")
+        REFERENCES[name] = fn
+        return fn
+
+    return register
+
+
+def step_group_advantages(rows: Rows, a_episode: list[float], o: dict, step_return: list[float]) -> list[float]:
+    """episode_weight * A_E + step_weight * A_S, where A_S is the step returns, minus invalid_penalty on
+    invalid rows, normalized within step groups (the rows of a group with the same start state)."""
+    ip = float(o["invalid_penalty"])
+    step_return = [r - (0.0 if ok else ip) for r, ok in zip(step_return, rows.valid)]
+    a_step = _normalize_by(list(zip(rows.group, rows.state)), step_return, o["norm"], float(o["eps"]),
+                           singleton_is_zero=True)
+    ew, sw = float(o["episode_weight"]), float(o["step_weight"])
+    return [ew * e + sw * s for e, s in zip(a_episode, a_step)]
+
+
+def discounted_returns(rows: Rows, o: dict) -> list[float]:
+    """gigpo: the discounted sum of the trajectory's remaining rewards (gamma)."""
+    step_return = [0.0] * len(rows.group)
+    gamma = float(o["gamma"])
+    for _, lo, hi in rows.spans:
+        running = 0.0
+        for i in range(hi - 1, lo - 1, -1):
+            running = rows.reward[i] + gamma * running
+            step_return[i] = running
+    return step_return
+
+
+def graph_returns(rows: Rows, o: dict) -> list[float]:
+    """graphgpo: success_reward * omega ** exponent, the exponent per convention / normalize_distance."""
+    group, state, cost = rows.group, rows.state, rows.cost
+    dist = reference_distances(group=group, trajectory=rows.trajectory, state=state, success=rows.success,
+                               next_state=rows.next_state, cost=cost, action=rows.action, distance=o["distance"])
+    nxt = next_nodes(state, rows.next_state, rows.success, rows.trajectory)
+    sr, omega = float(o["success_reward"]), float(o["omega"])
+    step_return = [0.0] * len(group)
+    for i in range(len(group)):
+        d = dist[group[i]]
+        if o["normalize_distance"]:
+            exponent = d[nxt[i]] - d[state[i]] + 1.0
+        elif o["convention"] == "paper":
+            exponent = d[nxt[i]] + (1.0 if cost is None else float(cost[i]))
+        else:
+            exponent = d[nxt[i]]
+        step_return[i] = sr * omega**exponent
+    return step_return
+
+
+@estimator("gigpo")
+def gigpo_advantages(rows: Rows, a_episode: list[float], o: dict) -> list[float]:
+    return step_group_advantages(rows, a_episode, o, discounted_returns(rows, o))
+
+
+@estimator("graphgpo")
+def graphgpo_advantages(rows: Rows, a_episode: list[float], o: dict) -> list[float]:
+    return step_group_advantages(rows, a_episode, o, graph_returns(rows, o))
+
+
+@estimator("progpo")
+def progpo_advantages(rows: Rows, a_episode: list[float], o: dict) -> list[float]:
+    return _progress(a_episode, rows.group, rows.trajectory, rows.state, rows.success, rows.next_state,
+                     rows.valid, rows.cost, rows.action, o)
+
+
 def reference_advantages(method: str, *, group, trajectory, state, success, next_state=None, valid=None,
                          reward=None, cost=None, action=None, **options) -> list[float]:
     """One advantage per row, exactly per SPEC.md, in float64."""
+    if method not in REFERENCES:
+        raise ValueError(f"unknown method {method!r}")
     unknown = set(options) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown option(s): {sorted(unknown)}")
     o = {**DEFAULTS, **options}
+    if o["merge"] == "similar":  # SPEC "Merging similar states": reference_similar.py
+        from .reference_similar import reference_similar_advantages
+
+        rest = {k: v for k, v in options.items() if k not in ("merge", "similarity")}
+        return reference_similar_advantages(method, group=group, trajectory=trajectory, state=state,
+                                            success=success, next_state=next_state, valid=valid, reward=reward,
+                                            cost=cost, action=action, similarity=float(o["similarity"]), **rest)
     n = len(state)
     group, trajectory = list(group), list(trajectory)
     success = [bool(x) for x in success]
@@ -232,42 +339,12 @@ def reference_advantages(method: str, *, group, trajectory, state, success, next
         for (_, lo, hi), v in zip(spans, per_traj):
             for i in range(lo, hi):
                 a_episode[i] = v
-    if method == "grpo":
+    advantages = REFERENCES[method]
+    if advantages is None:
         return a_episode
-    if method == "progpo":
-        return _progress(a_episode, group, trajectory, state, success, next_state, valid, cost, action, o)
-
-    # Step returns.
-    step_return = [0.0] * n
-    if method == "gigpo":
-        gamma = float(o["gamma"])
-        for _, lo, hi in spans:
-            running = 0.0
-            for i in range(hi - 1, lo - 1, -1):
-                running = reward[i] + gamma * running
-                step_return[i] = running
-    elif method == "graphgpo":
-        dist = reference_distances(group=group, trajectory=trajectory, state=state, success=success,
-                                   next_state=next_state, cost=cost, action=action, distance=o["distance"])
-        nxt = next_nodes(state, next_state, success, trajectory)
-        omega = float(o["omega"])
-        for i in range(n):
-            d = dist[group[i]]
-            if o["normalize_distance"]:
-                exponent = d[nxt[i]] - d[state[i]] + 1.0
-            elif o["convention"] == "paper":
-                exponent = d[nxt[i]] + (1.0 if cost is None else float(cost[i]))
-            else:
-                exponent = d[nxt[i]]
-            step_return[i] = sr * omega**exponent
-    else:
-        raise ValueError(f"unknown method {method!r}")
-    for i in range(n):
-        if not valid[i]:
-            step_return[i] -= ip
-    a_step = _normalize_by(list(zip(group, state)), step_return, norm, eps, singleton_is_zero=True)
-    ew, sw = float(o["episode_weight"]), float(o["step_weight"])
-    return [ew * e + sw * s for e, s in zip(a_episode, a_step)]
+    rows = Rows(group=group, trajectory=trajectory, state=state, next_state=next_state, success=success,
+                valid=valid, reward=reward, cost=cost, action=action, spans=spans)
+    return advantages(rows, a_episode, o)
 
 
 PROGRESS_TOLERANCE = 1e-9

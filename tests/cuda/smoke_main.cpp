@@ -191,7 +191,9 @@ int main(int argc, char** argv) {
     const DeviceCopy d(h);
     for (const char* json : option_sets) {
       const graphgpo::Options o = graphgpo::parse_options_json(json);
-      for (graphgpo::Method m : {graphgpo::Method::Grpo, graphgpo::Method::Gigpo, graphgpo::Method::GraphGpo}) {
+      for (const graphgpo::EstimatorSpec& e : graphgpo::estimator_registry()) {
+        if (!e.supports_cuda) continue;
+        const graphgpo::Method m = e.method;
         const std::string what = "seed " + std::to_string(seed) + " " + graphgpo::method_name(m) + " " + json;
         compare(what.c_str(), graphgpo::compute_advantages(m, h.view(), o), on_device(m, d, o));
         ++cases;
@@ -242,7 +244,9 @@ int main(int argc, char** argv) {
   big.use_cost = false;
   const DeviceCopy d(big);
   const graphgpo::Options o;
-  for (graphgpo::Method m : {graphgpo::Method::Grpo, graphgpo::Method::Gigpo, graphgpo::Method::GraphGpo}) {
+  for (const graphgpo::EstimatorSpec& e : graphgpo::estimator_registry()) {
+    if (!e.supports_cuda) continue;
+    const graphgpo::Method m = e.method;
     auto t0 = std::chrono::steady_clock::now();
     const std::vector<double> cpu = graphgpo::compute_advantages(m, big.view(), o);
     const double cpu_s = seconds_since(t0);

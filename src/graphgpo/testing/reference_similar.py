@@ -1,7 +1,8 @@
 """Plain-Python reference of SPEC "Merging similar states" (``merge="similar"``), written the way the official
 code is: difflib's ``SequenceMatcher(None, s, r).ratio()``, a greedy first-fit canonicalizer per task with an
 exact-match cache (the GraphGPO recipe's ``StateCanonicalizer``), and verl-agent's similarity step groups.
-Independent of the engine; the estimators themselves come from ``reference``.
+Independent of the engine; the estimators themselves come from ``reference``, whose
+``reference_advantages`` calls this module for ``merge="similar"``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import difflib
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 
-from reference import (
+from .reference import (
     DEFAULTS,
     SUCCESS,
     _normalize_by,

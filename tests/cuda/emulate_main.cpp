@@ -248,7 +248,7 @@ int run_advantages(const std::string& dir) {
     HostBackend be;
     std::vector<double> result(n, std::nan(""));
     std::vector<double> dnext(n, std::nan(""));
-    const bool graph = method == graphgpo::Method::GraphGpo;
+    const bool graph = graphgpo::estimator(method).reads("distance");  // has d(next_state)
     gi::run_pipeline(be, method, b, options, result.data(), w, graph ? dnext.data() : nullptr);
     out = result;
     if (graph) write_array(dir + "/dnext.bin", dnext);

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable
 
-from reference import (
+from .reference import (
     DEFAULTS,
     SUCCESS,
     _normalize_by,
