@@ -10,11 +10,11 @@ import uuid
 
 import numpy as np
 import pytest
-from batches import batches
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import graphgpo
+from graphgpo.testing.strategies import batches, options
 from graphgpo.verl import Fields, MissingColumnError, compute_advantage
 
 torch = pytest.importorskip("torch")
@@ -119,14 +119,16 @@ REAL = [False, True] if HAVE_VERL else [False]
 @given(spec=batches(with_cost=False, with_action=False), method=st.sampled_from(graphgpo.METHODS),
        data=st.data())
 def test_shuffled_rows_equal_the_engine(real, spec, method, data):
-    """Rows shuffled at random (a step column orders each trajectory) give each row its own advantage."""
+    """Rows shuffled at random (a step column orders each trajectory) give each row its own advantage, with
+    random SPEC options."""
     spec = spec_rows(spec)
+    opts = data.draw(options(method))
     tensors, non_tensors = agent_batch(spec, seed=data.draw(st.integers(0, 99)))
     order = np.array(data.draw(st.permutations(range(len(spec["group"])))), dtype=np.int64)
     batch = to_verl(*permuted(tensors, non_tensors, order), real)
-    out = compute_advantage(batch, method)
+    out = compute_advantage(batch, method, **opts)
     assert out is batch
-    assert_on_tokens(batch, expected(method, spec)[order])
+    assert_on_tokens(batch, expected(method, spec, **opts)[order])
 
 
 @pytest.mark.parametrize("real", REAL, ids=lambda r: "DataProto" if r else "stand-in")

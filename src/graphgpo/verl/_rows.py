@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .._api import METHODS, advantages
+from .._api import advantages
+from .._estimators import ESTIMATORS, check_method
 from .._inputs import as_ids
 from ._fields import Fields
 
@@ -99,6 +100,11 @@ def _column(columns: Columns, fields: Fields, role: str, n: int, *, required: bo
     return values
 
 
+def needs_states(method: str) -> bool:
+    """Whether ``method`` reads the rows' states (it has a step term on a state graph; grpo does not)."""
+    return ESTIMATORS[method].builds_graph
+
+
 def first_rows(ids: np.ndarray) -> np.ndarray:
     """Per row: the batch position of the first row with the same id (orders trajectories by first
     appearance)."""
@@ -163,7 +169,7 @@ def step_rows(columns: Columns, fields: Fields, method: str, n: int, *, memory: 
             raise ValueError(f"column {fields.step!r}: rows {order[i]} and {order[i + 1]} of trajectory "
                              f"{traj_values[order[i]]!r} have the same step {np.asarray(step[order[i]]).tolist()!r}")
 
-    state = _column(columns, fields, "state", n, required=method != "grpo")
+    state = _column(columns, fields, "state", n, required=needs_states(method))
     reward = _column(columns, fields, "reward", n, required=False)
     reward = None if reward is None else _numbers(reward, fields.reward)
     success = _column(columns, fields, "success", n, required=False)
@@ -232,9 +238,7 @@ def row_advantages(columns: Columns, fields: Fields, method: str, n: int, *, key
                    num_threads: int | None = None, memory: Any = None, task: Any = None,
                    **options: Any) -> np.ndarray:
     """float64 advantages, one per batch row, in the batch's order (``task``: per-row keys, batch order)."""
-    method = getattr(method, "value", method)  # verl's AdvantageEstimator members are str Enums
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
+    method = check_method(getattr(method, "value", method))  # verl's AdvantageEstimator: str Enums
     if n == 0:
         return np.zeros(0)
     rows = step_rows(columns, fields, method, n, memory=memory is not None, task=task)

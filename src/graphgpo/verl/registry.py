@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .._api import METHODS
+from .._estimators import METHODS
 from ._fields import Fields
-from ._rows import Columns, row_advantages
+from ._rows import Columns, needs_states, row_advantages
 from .advantage import token_advantages
 
 logger = logging.getLogger("graphgpo.verl")
@@ -85,7 +85,7 @@ def config_options(config: Any) -> dict[str, Any]:
 
 def _stock_rows(method: str, name: str, token_level_rewards: Any, index: Any, n: int) -> dict[str, np.ndarray]:
     """Stock verl's rows: one sample per row, grouped by uid, its reward the row's token reward sum."""
-    if method != "grpo":
+    if needs_states(method):
         raise ValueError(NEEDS_STATES.format(name=name))
     if index is None:
         raise ValueError(f"{name}: verl passed no uid (index) to group the rows by")
