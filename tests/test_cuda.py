@@ -86,8 +86,8 @@ BAD_BATCHES = [
     {"success": [1, 1, 0, 0, 1, 1]},
     {"trajectory": [0, 0, 1, 1, 2, 0], "group": [0, 0, 0, 0, 1, 1], "reward": [0, 0, 0, 0, 0, np.nan]},
 ]
-# The methods the CUDA path implements; the others are refused (docs/cuda.md).
-CUDA_METHODS = tuple(m for m in graphgpo.METHODS if m != "progpo")
+# The methods the CUDA path implements (the registry's supports_cuda); the others are refused (docs/cuda.md).
+CUDA_METHODS = gcuda.CUDA_METHODS
 GOOD_BATCH = {"group": [0, 0, 0, 1, 1, 1], "trajectory": [0, 0, 1, 2, 2, 3], "state": [1, 2, 3, 4, 5, 6],
               "success": [1, 1, 0, 0, 0, 1]}
 

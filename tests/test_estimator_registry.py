@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import re
 
 import pytest
 
@@ -67,8 +68,34 @@ def test_c_abi_lists_the_same_estimators():
     assert json.loads(lib.graphgpo_estimators()) == {"estimators": REGISTRY}
 
 
-def test_trl_choices_are_the_methods():
+def test_every_list_of_methods_is_the_registry():
+    """METHODS, the C ABI's list, the TRL config's choices (field, command line, check), the CUDA path's and
+    the graph memory's methods all equal the engine registry's (or its capability subset): adding an
+    estimator to the registry adds it everywhere."""
+    names = [e["name"] for e in REGISTRY]
+    lib = ctypes.CDLL(graphgpo.get_library())
+    lib.graphgpo_estimators.restype = ctypes.c_char_p
+    assert [e["name"] for e in json.loads(lib.graphgpo_estimators())["estimators"]] == names
+    assert list(graphgpo.METHODS) == names
+    assert list(gcuda.CUDA_METHODS) == [e["name"] for e in REGISTRY if e["supports_cuda"]]
+    assert list(graphgpo.MEMORY_METHODS) == [e["name"] for e in REGISTRY if e["supports_memory"]]
+    used_by = set().union(*(o["used_by"] for o in graphgpo.option_schema()))
+    assert used_by == set(names)
+
     pytest.importorskip("trl")
+    from transformers import HfArgumentParser
+
+    from graphgpo.trl import GraphGPOConfig
     from graphgpo.trl.config import ESTIMATORS as TRL_ESTIMATORS
 
-    assert TRL_ESTIMATORS == graphgpo.METHODS
+    assert list(TRL_ESTIMATORS) == names
+    assert GraphGPOConfig.__dataclass_fields__["advantage_estimator"].metadata["choices"] == names
+    parser = HfArgumentParser(GraphGPOConfig)
+    action = next(a for a in parser._actions if a.dest == "advantage_estimator")
+    assert list(action.choices) == names
+    base = {"output_dir": "unused", "use_cpu": True, "bf16": False, "report_to": "none", "num_generations": 2,
+            "per_device_train_batch_size": 2}
+    for name in names:
+        assert GraphGPOConfig(**base, advantage_estimator=name).advantage_estimator == name
+    with pytest.raises(ValueError, match=re.escape(f"advantage_estimator must be one of {names}")):
+        GraphGPOConfig(**base, advantage_estimator="ppo")

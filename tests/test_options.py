@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +127,28 @@ def test_trl_config_fields_follow_the_table():
         assert fields[name].default == default and type(fields[name].default) is type(default), name
     assert list(fields["advantage_estimator"].metadata["choices"]) == list(graphgpo.METHODS)
     assert "adv_eps" not in fields
+
+
+def test_spec_states_the_engine_defaults():
+    """docs/SPEC.md gives the defaults in prose; each sentence that states one must match the option table."""
+    spec = (Path(__file__).resolve().parents[1] / "docs" / "SPEC.md").read_text(encoding="utf-8")
+    d = graphgpo.DEFAULT_OPTIONS
+    stated = {
+        "omega": r"Defaults: omega ([0-9.e-]+)",
+        "success_reward": r"success_reward ([0-9.e-]+), invalid_penalty",
+        "invalid_penalty": r"invalid_penalty ([0-9.e-]+),\s*weights",
+        "step_weight": r"weights ([0-9.e-]+)",
+        "episode_weight": r"weights ([0-9.e-]+)",
+        "gamma": r"with gamma \(([0-9.e-]+)\)",
+        "eps": r"eps = ([0-9.e-]+)",
+        "similarity": r"`similarity` \(default ([0-9.e-]+)",
+        "norm": r"weights 1, norm (\w+)",
+        "convention": r"convention (\w+), episode_stats",
+        "episode_stats": r"episode_stats (\w+)\.",
+        "merge": r'`merge="similar"` \(default `"(\w+)"`\)',
+    }
+    for name, pattern in stated.items():
+        m = re.search(pattern, spec)
+        assert m, f"SPEC no longer states the default of {name} as {pattern!r}"
+        value = type(d[name])(m.group(1))
+        assert value == d[name], (name, value, d[name])

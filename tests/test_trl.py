@@ -300,7 +300,7 @@ def test_one_trace_recorder_serves_the_grid_games_and_the_adapters():
     level = "######\n#@ $.#\n######"
     full, inner = SokobanEnvironment(), SokobanEnvironment(border=False)
     assert full.reset(level=level).endswith(level) and inner.reset(level=level).endswith("\n@ $.")
-    assert inner.move("right") == " @$.\n\nMoved right." and not inner.done
+    assert inner.move("right") == "Moved right.\n\n @$." and not inner.done
     assert inner.graphgpo_trace == [(level, "######\n# @$.#\n######", True)]  # keys stay full boards
 
 
@@ -1023,7 +1023,9 @@ def test_example_trl_sokoban_tiny_runs(tmp_path, capsys):
     spec.loader.exec_module(example)
     assert (
         example.main(
-            ["--tiny", "--levels", "4", "--max-completion-length", "32", "--output-dir", str(tmp_path)]
+            # A short warm start keeps the test cheap; the full one (160 levels) is what makes the model play.
+            ["--tiny", "--levels", "4", "--warm-start-levels", "32", "--max-completion-length", "32",
+             "--output-dir", str(tmp_path)]
         )
         == 0
     )

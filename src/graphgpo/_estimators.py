@@ -2,7 +2,7 @@
 
 The registry is the one list of methods: :data:`METHODS`, the TRL config's ``advantage_estimator`` choices,
 the CUDA path's supported methods and every "unknown method" message derive from it. Each estimator's
-plain-Python reference is registered in :mod:`graphgpo.testing.reference` (``STEP_RETURNS``).
+plain-Python reference is registered in :mod:`graphgpo.testing.reference` (``REFERENCES``, ``@estimator``).
 """
 
 from __future__ import annotations

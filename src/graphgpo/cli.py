@@ -21,6 +21,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("train a small policy on bundled Sokoban with grpo, gigpo and graphgpo and compare them",
              "graphgpo.demo:"),
+    "demo-llm": ("warm-start a small chat LLM on bundled Sokoban, then train it with GraphGPOTrainer (grpo vs "
+                 "graphgpo) on CPU and compare held-out success", "graphgpo.trl.demo:"),
     "info": ("print the version, how the engine was built, and which optional packages are installed",
              "graphgpo.cli:_info_"),
     "docs": ("list the documentation shipped with the package, or print one page (e.g. graphgpo docs spec)",

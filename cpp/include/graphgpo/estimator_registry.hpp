@@ -5,7 +5,7 @@
 // of a method it does not implement.
 //
 // Adding an estimator: a Method value and a registry entry (here and in estimator_registry.cpp), its step
-// returns in estimators.cpp (step_returns_of), and its plain-Python reference (graphgpo.testing.reference).
+// returns in estimators.cpp (step_returns()), and its plain-Python reference (graphgpo.testing.reference).
 // See docs/design.md, "How to add an estimator".
 #pragma once
 

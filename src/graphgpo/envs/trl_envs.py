@@ -49,21 +49,20 @@ class _GridEnvironment(TracedEnvironment):
         return board, done, info
 
     def _result(self, observation: str, action: Any, info: dict[str, Any], done: bool) -> str:
+        # The note comes first and the board last, so the board always ends right before the model's next
+        # turn, at the same distance from it: a small model learns to read it much faster than when a
+        # note of varying length stands in between.
         if info["success"]:
-            return f"{observation}\n\nSolved!"
+            return f"Solved!\n\n{observation}"
         move = parse_move(action)
         if not info["valid"]:
-            reason = (
-                "blocked."
-                if move is not None
-                else f"unknown direction {action!r}; use up, down, left or right."
-            )
+            reason = "blocked." if move is not None else f"unknown direction {action!r}; use up, down, left or right."
             note = "Invalid move: " + reason
         else:
             note = f"Moved {self._env.actions[move]}."
         if done:
             note += " No moves left."
-        return f"{observation}\n\n{note}"
+        return f"{note}\n\n{observation}"
 
 
 class SokobanEnvironment(_GridEnvironment):
@@ -104,7 +103,7 @@ class SokobanEnvironment(_GridEnvironment):
             direction: One of "up", "down", "left" or "right".
 
         Returns:
-            The board after the move and a short note (invalid move, solved, or out of moves).
+            A short note (moved, invalid move, solved, or out of moves), then the board after the move.
         """
         return self._act(direction)
 
@@ -139,6 +138,6 @@ class KeyDoorEnvironment(_GridEnvironment):
             direction: One of "up", "down", "left" or "right".
 
         Returns:
-            The board after the move and a short note (invalid move, solved, or out of moves).
+            A short note (moved, invalid move, solved, or out of moves), then the board after the move.
         """
         return self._act(direction)

@@ -12,6 +12,7 @@ from typing import Any
 
 from trl import GRPOConfig
 
+from .._estimators import ESTIMATORS as _REGISTRY
 from .._estimators import METHODS
 from .._options import DEFAULT_OPTIONS, OPTION_SCHEMA, checked_options_json
 
@@ -48,11 +49,8 @@ class GraphGPOConfig(GRPOConfig):
         > Parameters that choose and tune the advantage estimator
 
         advantage_estimator (`str`, *optional*, defaults to `"graphgpo"`):
-            One of `graphgpo.METHODS`: `"grpo"` (episode advantage only), `"gigpo"` (plus a step advantage
-            from discounted returns among steps taken from the same state), `"graphgpo"` (plus a step
-            advantage from the next state's distance to success on the group's state graph) or `"progpo"`
-            (every step credited by whether it gets closer to success on the group's graph, outranking the
-            outcome; SPEC "ProGPO").
+            One of `graphgpo.METHODS` (the engine's estimator registry):
+{ESTIMATORS}
 {OPTIONS}
         episode_reward (`str`, *optional*, defaults to `"auto"`):
             Episode reward given to the estimator. `"reward_funcs"`: TRL's weighted reward (the trainer's
@@ -112,4 +110,5 @@ class GraphGPOConfig(GRPOConfig):
 
 
 GraphGPOConfig.__doc__ = GraphGPOConfig.__doc__.replace(
+    "{ESTIMATORS}", "\n".join(f'            - `"{e.name}"`: {e.summary}.' for e in _REGISTRY.values())).replace(
     "{OPTIONS}", "\n".join(_trl_doc(o) for o in OPTION_SCHEMA if o["name"] in DEFAULT_OPTIONS))
