@@ -52,7 +52,9 @@ class GraphGPOTrainer(GRPOTrainer):
        the trace and the turns: it stays in the graph without tokens, with a `RuntimeWarning` and the
        metric ``graph/unattributed_steps``.
 
-    Keys are str, int or bytes and are compared by exact equality (through 128-bit fingerprints).
+    Keys are str, int or bytes and are compared by exact equality (through 128-bit fingerprints); with
+    ``merge="similar"`` they must be str (or bytes) texts, and states whose difflib ratio reaches
+    ``similarity`` share a node (SPEC "Merging similar states").
     Success comes from ``graphgpo_success`` when given, else from TRL's weighted reward being > 0. The
     episode reward is TRL's weighted reward when the trainer was given ``reward_funcs``, else
     ``success_reward`` on success (``episode_reward="auto"``; see `GraphGPOConfig`).
@@ -69,8 +71,9 @@ class GraphGPOTrainer(GRPOTrainer):
     graph and carry no tokens. Tool results, template glue and padding carry exactly 0.
 
     **Processes.** Groups are contiguous blocks of `num_generations` rollouts in process order (as in
-    GRPO). Every rank gathers the other ranks' fingerprints and flags (not texts), computes the whole
-    batch, and keeps its slice, so the result equals a single-process run on the same rollouts.
+    GRPO). Every rank gathers the other ranks' fingerprints and flags (and, with ``merge="similar"``, the
+    state texts), computes the whole batch, and keeps its slice, so the result equals a single-process run
+    on the same rollouts.
     """
 
     _tag_names = ["trl", "grpo", "graphgpo"]
@@ -168,7 +171,9 @@ class GraphGPOTrainer(GRPOTrainer):
             traces, successes, turns = self._local_episodes(inputs)
             if any(s is not None for s in successes):
                 self._warn_reward_choice()
-            records: list[EpisodeRecord] | BaseException = records_from_traces(traces, successes)
+            records: list[EpisodeRecord] | BaseException = records_from_traces(
+                traces, successes, texts=self.args.estimator_options().get("merge") == "similar"
+            )
         except (TypeError, ValueError) as err:
             records, turns = err, []
         rewards = self._graphgpo_rewards
