@@ -12,8 +12,11 @@ next_state). Its structure is that of agent rollouts, not of uniform noise:
 - about 10% of the actions are invalid: the state does not change and ``valid`` is False;
 - a trajectory ends when it succeeds or after ``max_steps`` steps.
 
-States are either integers (one random 63-bit id per state of the group) or ALFWorld-like text
-observations of about 2 KB (task, room, location, what is seen, inventory, admissible actions).
+States are either integers (one random 63-bit id per state of the group), ALFWorld-like text
+observations of about 2 KB (task, room, location, what is seen, inventory, admissible actions), or
+("similar-text", for ``merge="similar"``) observations in the official GraphGPO recipe's ALFWorld state
+format (observation, location and holding, item locations, sorted admissible commands), 1-2 KB, where every
+visit of a state reads differently: a turn counter, two items seen in the other order, a passing remark.
 The text batch stores every distinct state once as ASCII bytes; :meth:`Batch.states` builds a fresh
 ``str`` object per row, so timed code never profits from a hash that Python cached on an earlier run
 (in training, each step's observation is a freshly decoded string too).
@@ -61,7 +64,7 @@ class Shape:
     groups: int
     rollouts: int
     max_steps: int
-    states: str = "int"  # "int" or "text"
+    states: str = "int"  # "int", "text" or "similar-text"
     states_per_group: int = 32
     text_bytes: int = 2048
     rows: int | None = None
@@ -88,7 +91,7 @@ class Batch:
 
     @property
     def is_text(self) -> bool:
-        return self.shape.states == "text"
+        return self.shape.states in ("text", "similar-text")
 
     def states(self) -> list | np.ndarray:
         """The per-row states: a new list of fresh ``str`` objects (text) or an int64 array."""
@@ -219,6 +222,55 @@ def _text_states(rng: np.random.Generator, num_states: int, target_bytes: int) -
     return out
 
 
+def _similar_text_parts(rng: np.random.Generator, num_states: int, target_bytes: int) -> list[tuple]:
+    """The hidden states of one task for "similar-text": (head, items seen, tail) of a state text in the
+    official recipe's format, about ``target_bytes`` long once rendered (see :func:`_render_similar`)."""
+    recs = [f"{r} {k}" for r in rng.choice(RECEPTACLES, size=10, replace=False) for k in range(1, 3)]
+    objs = [f"{o} {k}" for o in rng.choice(OBJECTS, size=30, replace=False) for k in range(1, 3)]
+    where = {o: recs[int(rng.integers(len(recs)))] for o in objs}
+    task = str(rng.choice(TASKS)).format(o=objs[0].split()[0], r=recs[0].split()[0])
+    # Item locations as long as it takes to reach the target size (the rest is ~700 bytes).
+    listed = objs[: max(4, min(len(objs), (target_bytes - 700) // 24))]
+    items = "; ".join(f"{o} in {where[o]}" for o in listed)
+    parts = []
+    for _ in range(num_states):
+        here = recs[int(rng.integers(len(recs)))]
+        seen = [str(o) for o in rng.choice(objs, size=int(rng.integers(0, 5)), replace=False)]
+        held = objs[int(rng.integers(len(objs)))] if rng.random() < 0.5 else None
+        state = "open" if rng.random() < 0.5 else "closed"
+        commands = sorted(
+            [f"go to {r}" for r in recs]
+            + [f"take {o} from {here}" for o in seen]
+            + ["inventory", "look", f"examine {here}", f"close {here}" if state == "open" else f"open {here}"]
+            + ([f"put {held} in/on {here}", f"examine {held}"] if held else [])
+        )
+        head = f"Your task is to: {task}. You arrive at {here}. The {here} is {state}. On the {here}, you see "
+        tail = (
+            f".\nLocation: {here}. Holding: {held or 'nothing'}.\nItem locations: {items}.\n"
+            f"Admissible commands: {', '.join(commands)}."
+        )
+        parts.append((head, seen, tail))
+    return parts
+
+
+_REMARKS = ("", "", "", " You hear a faint noise.", " The light flickers.", " Nothing happens.")
+
+
+def _render_similar(parts: tuple, turn: int, rng: np.random.Generator) -> bytes:
+    """One visit of a hidden state: its text with a turn counter, sometimes two items seen in the other
+    order, sometimes a remark. Turn 0 is the task's first observation, the same for all its rollouts."""
+    head, seen, tail = parts
+    seen = list(seen)
+    if turn == 0:
+        return f"Turn 0. {head}{', '.join(f'a {o}' for o in seen) or 'nothing'}{tail}".encode("ascii")
+    if len(seen) > 1 and rng.random() < 0.3:
+        k = int(rng.integers(len(seen) - 1))
+        seen[k], seen[k + 1] = seen[k + 1], seen[k]
+    shown = ", ".join(f"a {o}" for o in seen) if seen else "nothing"
+    remark = _REMARKS[int(rng.integers(len(_REMARKS)))]
+    return f"Turn {turn}. {head}{shown}{tail}{remark}".encode("ascii")
+
+
 def generate(shape: Shape) -> Batch:
     """Build the batch for ``shape`` (deterministic in ``shape.seed``)."""
     rng = np.random.default_rng(shape.seed)  # the walks: identical for the int and text versions of a shape
@@ -230,6 +282,7 @@ def generate(shape: Shape) -> Batch:
     state_ids: list[int] = []
     next_ids: list[int] = []
     distinct: list = []
+    similar_parts: list[tuple] = []  # "similar-text": hidden states, rendered per row at the end
     used_ints: set[int] = set()
     target = shape.rows
     g = 0
@@ -239,6 +292,9 @@ def generate(shape: Shape) -> Batch:
         base = len(distinct)
         if shape.states == "text":
             distinct.extend(_text_states(rng_states, shape.states_per_group, shape.text_bytes))
+        elif shape.states == "similar-text":
+            base = len(similar_parts)
+            similar_parts.extend(_similar_text_parts(rng_states, shape.states_per_group, shape.text_bytes))
         else:
             while len(distinct) < base + shape.states_per_group:
                 v = int(rng_states.integers(0, 2**63 - 1))
@@ -275,6 +331,16 @@ def generate(shape: Shape) -> Batch:
             success.extend([won] * (len(group) - start))
             traj += 1
         g += 1
+    if shape.states == "similar-text":
+        # Every row is its own observation of its hidden state; next states are the next rows' states.
+        rng_render = np.random.default_rng([shape.seed, 3])
+        distinct, turn = [], 0
+        for i, hidden in enumerate(state_ids):
+            turn = turn + 1 if i and trajectory[i] == trajectory[i - 1] else 0
+            distinct.append(_render_similar(similar_parts[hidden], turn, rng_render))
+        last = [i + 1 == len(trajectory) or trajectory[i + 1] != trajectory[i] for i in range(len(trajectory))]
+        next_ids = [-1 if last[i] else i + 1 for i in range(len(trajectory))]
+        state_ids = list(range(len(trajectory)))
     return Batch(
         shape=shape,
         group=np.asarray(group, dtype=np.int64),
@@ -308,6 +374,12 @@ SHAPES: dict[str, Shape] = {
             description="1M rows (16 rollouts x <=50 steps per group), integer states",
         ),
         Shape(
+            "alfworld-similar", groups=16, rollouts=8, max_steps=50, states="similar-text", text_bytes=1500,
+            seed=5,
+            description="ALFWorld-like, merge='similar': 16 groups x 8 rollouts x <=50 steps, 1-2 KB text "
+            "states that differ on every visit (turn counter, item order, remarks)",
+        ),
+        Shape(
             "long-horizon", groups=8, rollouts=8, max_steps=1000, states="text", states_per_group=400,
             skill=(0.0, 0.1), seed=4,
             description="8 groups x 8 rollouts x <=1000 steps, 400 states per task, ~2 KB text states",
@@ -337,6 +409,8 @@ QUICK_SHAPES: dict[str, Shape] = {
               description="quick: 8 x 8 x <=30, integer states"),
         Shape("huge", groups=0, rollouts=16, max_steps=50, states="int", rows=4_000, seed=3,
               description="quick: 4K rows, integer states"),
+        Shape("alfworld-similar", groups=2, rollouts=3, max_steps=8, states="similar-text", text_bytes=500,
+              states_per_group=6, skill=(0.0, 0.2), seed=7, description="quick: 2 x 3 x <=8, similar text states"),
         Shape("long-horizon", groups=2, rollouts=4, max_steps=200, states="text", states_per_group=100,
               skill=(0.0, 0.1), seed=4, description="quick: 2 x 4 x <=200, text states"),
     )

@@ -13,6 +13,14 @@
 - ``engine/<method>/<k>``: ``graphgpo.advantages(method, ..., num_threads=k)`` on raw states (``str``
   objects or an int64 array, not precomputed fingerprints), so hashing is included.
 
+On "similar-text" shapes (``merge="similar"``, SPEC "Merging similar states") only these run:
+
+- ``official/<method>``: :mod:`benchmarks.published_style` with ``similarity=0.95``, i.e. the official
+  merging loops (graphgpo: the recipe's ``StateCanonicalizer`` per task, difflib, greedy first-fit against
+  first-seen representatives, exact-match cache; gigpo: verl-agent's ``build_step_group`` loop), int64 ids.
+  It is the reference of this shape: the engine's outputs are compared with it.
+- ``engine/<method>-similar/<k>``: ``graphgpo.advantages(method, ..., merge="similar", num_threads=k)``.
+
 Text states are new ``str`` objects on every run (see :meth:`benchmarks.data.Batch.states`).
 """
 
@@ -226,6 +234,37 @@ def engine_impls(
                 # 1 vs 2 threads is a ratio: time them in turn, so machine noise hits both alike.
                 together=("graphgpo-threads" + ("-cold" if cold else "")) if m == "graphgpo" and extra_threads
                 else None,
+            )
+        )
+    return out
+
+
+SIMILARITY = 0.95
+
+
+def similar_impls(batch: Batch, engine: Any | None) -> list[Impl]:
+    """merge="similar": the official-style loops and the engine (1 thread; graphgpo also on 2)."""
+    out = [
+        Impl(
+            f"official/{m}",
+            f"official-style loop (difflib, greedy first-fit), {m}",
+            lambda: published_inputs(batch),
+            lambda kw, m=m: published_style.advantages(m, similarity=SIMILARITY, **kw),
+            method=m,
+        )
+        for m in ("gigpo", "graphgpo")
+    ]
+    if engine is None:
+        return out
+    for m, k in (("gigpo", 1), ("graphgpo", 1), ("graphgpo", 2)):
+        out.append(
+            Impl(
+                f"engine/{m}-similar/{k}",
+                f"engine {m}, merge='similar', {k} thread" + ("s" if k > 1 else ""),
+                lambda: engine_inputs(batch),
+                lambda kw, m=m, k=k: engine.advantages(m, merge="similar", similarity=SIMILARITY, num_threads=k,
+                                                       **kw),
+                method=m,
             )
         )
     return out

@@ -9,6 +9,13 @@ functions and of the official GraphGPO recipe (it is written from their descript
 - the distance to success is a ``heapq`` Dijkstra per group on a dict-of-lists reverse graph;
 - normalization is a Python loop over rows with per-id mean/std dicts.
 
+With ``similarity`` set (SPEC "Merging similar states") it merges similar text states the official way:
+graphgpo's graph nodes through a ``StateCanonicalizer`` per task (greedy first-fit of each new state against
+the representatives in creation order with ``difflib.SequenceMatcher(None, s, r).ratio() >= similarity``,
+an exact-match cache in front; rows in batch order, state then next state) while its step groups stay exact,
+and gigpo's step groups through verl-agent's ``build_step_group(..., enable_similarity=True)`` loop (start
+states only, every row compared again, no cache).
+
 Unlike the published code it computes in float64 and follows SPEC.md exactly, so it returns the same
 numbers as ``graphgpo.testing.reference`` (the tests check this) and the timing comparison is fair. It covers the
 defaults of SPEC plus the knobs the published code has (omega, gamma, rewards, penalty, weights, norm, eps);
@@ -17,6 +24,7 @@ per-step rewards, costs, actions and the non-default conventions are out of scop
 
 from __future__ import annotations
 
+import difflib
 import heapq
 import math
 from collections import defaultdict
@@ -157,8 +165,35 @@ def shortest_distances(edges: list[tuple]) -> dict:
     return dist
 
 
+def are_similar(a, b, threshold: float) -> bool:
+    """verl-agent's test: difflib's ratio of the new observation against the cluster's representative."""
+    return difflib.SequenceMatcher(None, a, b).ratio() >= threshold
+
+
+class StateCanonicalizer:
+    """The GraphGPO recipe's canonicalizer (one per task per batch): an exact-match cache, then greedy
+    first-fit against the first-seen representatives."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.representatives: list = []
+        self.cache: dict = {}
+
+    def canonical(self, obs):
+        if obs in self.cache:
+            return self.cache[obs]
+        for rep in self.representatives:
+            if are_similar(obs, rep, self.threshold):
+                self.cache[obs] = rep
+                return rep
+        self.representatives.append(obs)
+        self.cache[obs] = obs
+        return obs
+
+
 def graph_step_returns(
-    group, trajectory, state, success, valid, next_state, *, omega: float, success_reward: float
+    group, trajectory, state, success, valid, next_state, *, omega: float, success_reward: float,
+    similarity: float | None = None,
 ) -> list[float]:
     """GraphGPO step returns ``success_reward * omega ** d(next)``, with one graph per group."""
     nxt = next_nodes(trajectory, state, success, next_state)
@@ -169,21 +204,46 @@ def graph_step_returns(
             for k in locs:
                 returns[k] = success_reward * omega**1.0
             continue
-        dist = shortest_distances([(state[k], nxt[k]) for k in locs])
+        if similarity is None:
+            edges = [(state[k], nxt[k]) for k in locs]
+        else:
+            canon = StateCanonicalizer(similarity)
+            edges = []
+            for k in locs:
+                src = canon.canonical(state[k])
+                dst = nxt[k] if nxt[k] is SUCCESS or isinstance(nxt[k], _Terminal) else canon.canonical(nxt[k])
+                edges.append((src, dst))
+            for k, (_, dst) in zip(locs, edges):
+                nxt[k] = dst
+        dist = shortest_distances(edges)
         for k in locs:
             returns[k] = success_reward * omega ** dist[nxt[k]]
     return returns
 
 
-def step_groups(group: np.ndarray, state) -> list[int]:
-    """Step-group id of every row: rows of one group with the same start state (the anchor observation)."""
+def step_groups(group: np.ndarray, state, similarity: float | None = None) -> list[int]:
+    """Step-group id of every row: rows of one group with the same start state (the anchor observation),
+    or, with ``similarity``, verl-agent's clusters of similar start states."""
     ids = [0] * len(group)
     next_id = 0
     for g in np.unique(group):
-        clusters = defaultdict(list)
-        for k in np.where(group == g)[0].tolist():
-            clusters[state[k]].append(k)
-        for rows in clusters.values():
+        locs = np.where(group == g)[0].tolist()
+        if similarity is None:
+            clusters = defaultdict(list)
+            for k in locs:
+                clusters[state[k]].append(k)
+            members = list(clusters.values())
+        else:
+            found: list[dict] = []  # [{"rep": obs, "locs": [...]}] in creation order
+            for k in locs:
+                for cluster in found:
+                    if are_similar(state[k], cluster["rep"], similarity):
+                        cluster["locs"].append(k)
+                        break
+                else:
+                    found.append({"rep": state[k], "locs": [k]})
+            members = [c["locs"] for c in found]
+        for rows in members:
             for k in rows:
                 ids[k] = next_id
             next_id += 1
@@ -207,11 +267,13 @@ def advantages(
     episode_weight: float = 1.0,
     norm: str = "mean_std",
     eps: float = 1e-6,
+    similarity: float | None = None,
 ) -> np.ndarray:
     """One float64 advantage per row for ``method`` in {"grpo", "gigpo", "graphgpo"} (SPEC defaults).
 
     ``group``/``trajectory``/``success``/``valid`` are per-row sequences (numpy arrays are fastest here);
-    ``state``/``next_state`` are sequences of hashable values.
+    ``state``/``next_state`` are sequences of hashable values (str or bytes with ``similarity``: SPEC's
+    ``merge="similar"`` with that threshold).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}")
@@ -230,10 +292,13 @@ def advantages(
         returns = discounted_returns(trajectory, rewards, gamma)
     else:
         returns = graph_step_returns(
-            group, trajectory, state, success, valid, next_state, omega=omega, success_reward=success_reward
+            group, trajectory, state, success, valid, next_state, omega=omega, success_reward=success_reward,
+            similarity=similarity,
         )
     for k in range(len(returns)):
         if not valid[k]:
             returns[k] -= invalid_penalty
-    step_adv = group_normalize(returns, step_groups(group, state), norm=norm, eps=eps, singleton_is_zero=True)
+    # graphgpo's step groups stay exact with similarity (the official recipe); gigpo's merge.
+    groups = step_groups(group, state, similarity if method == "gigpo" else None)
+    step_adv = group_normalize(returns, groups, norm=norm, eps=eps, singleton_is_zero=True)
     return episode_weight * episode_adv + step_weight * step_adv

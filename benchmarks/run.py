@@ -6,7 +6,7 @@ From the repository root::
     python -m benchmarks.run --quick --out /tmp/r.md   # seconds-long smoke run on tiny batches
     python -m benchmarks.run --shapes large-text,sweep --repeat 3
 
-Shapes: alfworld, large-text, large-int, huge, long-horizon, sweep (see benchmarks/data.py).
+Shapes: alfworld, large-text, large-int, huge, alfworld-similar, long-horizon, sweep (see benchmarks/data.py).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def plan(name: str, batch: data.Batch, engine, reference) -> tuple[list[impls.Im
     """What to time on one shape, and the rows that are skipped (with the reason)."""
     todo: list[impls.Impl] = []
     skipped: list[Row] = []
+    if batch.shape.states == "similar-text":
+        return impls.similar_impls(batch, engine), skipped
     if name.startswith("sweep-"):
         if engine is not None:
             todo += impls.engine_impls(
@@ -108,9 +110,13 @@ def run_shape(shape: data.Shape, engine, reference, args) -> ShapeResult:
             _log(f"[{shape.name}] {i.label}: {row.seconds * 1e3:,.1f} ms ({row.runs})")
         result.rows += rows
     for row in result.rows:
-        if row.key in outputs and f"python/{outputs[row.key][0]}" in outputs:
-            method, values = outputs[row.key]
-            row.max_diff = float(np.max(np.abs(values - outputs[f"python/{method}"][1]), initial=0.0))
+        if row.key not in outputs:
+            continue
+        method, values = outputs[row.key]
+        # The reference of a shape: linear Python, or the official-style loop on "similar-text" shapes.
+        ref = next((k for k in (f"python/{method}", f"official/{method}") if k in outputs), None)
+        if ref is not None:
+            row.max_diff = float(np.max(np.abs(values - outputs[ref][1]), initial=0.0))
     result.rows += skipped
     return result
 

@@ -205,3 +205,42 @@ def test_timing_regimes(cold):
     assert calls == [False] * 4  # warm-up + 3 runs, collector off in every one
     assert events == ([0, 0, 1, 2, 3] if cold else [0])  # before the series; and before each call if cold
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("method", ["gigpo", "graphgpo"])
+def test_official_style_merging_equals_the_engine(method):
+    """The alfworld-similar baseline (official merging loops) and the engine's merge="similar" agree, on the
+    quick shape and on small similar-text batches with several thresholds."""
+    import graphgpo
+
+    shapes = [data.QUICK_SHAPES["alfworld-similar"]] + [
+        data.Shape("s", 2, 3, 8, states="similar-text", states_per_group=4, text_bytes=300, skill=(0.0, 0.6),
+                   seed=seed)
+        for seed in range(4)
+    ]
+    for shape, similarity in zip(shapes, (0.95, 0.6, 0.9, 0.97, 0.99)):
+        batch = data.generate(shape)
+        rows = {"group": batch.group, "trajectory": batch.trajectory, "state": batch.states(),
+                "success": batch.success, "valid": batch.valid}
+        official = published_style.advantages(method, similarity=similarity, **rows)
+        engine = graphgpo.advantages(method, merge="similar", similarity=similarity, **rows)
+        np.testing.assert_allclose(engine, official, rtol=1e-9, atol=1e-9)
+        if similarity == 0.95:
+            assert not np.allclose(official, published_style.advantages(method, **rows))  # merging matters
+
+
+def test_merge_similar_is_bit_identical_for_any_thread_count():
+    """merge="similar" on an ALFWorld-like batch of 12 groups (enough for every thread to get several):
+    the same bits with 1, 2, 3 and 8 threads, for every estimator that merges."""
+    import graphgpo
+
+    batch = data.generate(data.Shape("threads", 12, 4, 10, states="similar-text", states_per_group=6,
+                                     text_bytes=400, skill=(0.0, 0.6), seed=11))
+    rows = {"group": batch.group, "trajectory": batch.trajectory, "state": batch.states(),
+            "success": batch.success, "valid": batch.valid}
+    for method in ("gigpo", "graphgpo", "progpo"):
+        one = graphgpo.advantages(method, merge="similar", num_threads=1, **rows)
+        assert not np.allclose(one, graphgpo.advantages(method, num_threads=1, **rows))  # merging matters
+        for threads in (2, 3, 8):
+            assert graphgpo.advantages(method, merge="similar", num_threads=threads, **rows).tobytes() == (
+                one.tobytes()), (method, threads)

@@ -2,8 +2,12 @@
 random text batches (near-duplicate observations, several thresholds, ratios sitting exactly on the
 threshold, str and bytes), the SPEC example, graphs and diagnostics, and bad input."""
 
+import contextlib
 import difflib
+import io
 import itertools
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -248,3 +252,23 @@ def test_engine_refuses_similar_without_texts():
         _core.advantages("graphgpo", *args, '{"merge": "similar"}')
     with pytest.raises(TypeError, match="text states"):
         _core.advantages("gigpo", *args, '{"merge": "similar"}', SPEC_EXAMPLE["state"])
+
+
+def test_readme_example_is_the_spec_example():
+    """The README's merge="similar" block (tests/test_docs.py checks that it prints what it shows) computes
+    SPEC's worked example."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if 'merge="similar"' in b)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "README.md", "exec"), {})  # noqa: S102 - our own README
+    first = out.getvalue().splitlines()[0]
+    printed = [float(x) for x in first.strip("[]").split()]
+    np.testing.assert_allclose(printed, SPEC_EXPECTED["graphgpo", "similar"], atol=5e-4)
+
+
+def test_diagnostics_with_sparse_group_ids():
+    """Group ids are ids, not indexes (a batch of groups 5 and 70)."""
+    d = graphgpo.diagnostics(group=[5, 5, 70, 70], trajectory=[0, 0, 1, 1], state=["ab", "xy", "ab", "ac"],
+                             success=[1, 1, 0, 0], merge="similar", similarity=0.5)
+    assert d["num_groups"] == 2 and d["mean_merged_states_per_group"] == 0.5  # "ac" joins "ab" in group 70

@@ -142,6 +142,12 @@ void graph_returns(const BatchView& b, const Options& o, Workspace& w) {
   }
 }
 
+bool group_has_success(const BatchView& b, const BatchLayout& layout, size_t g) {
+  for (int64_t k = layout.group_traj_offsets[g]; k < layout.group_traj_offsets[g + 1]; ++k)
+    if (b.success[layout.traj_begin[static_cast<size_t>(layout.group_trajs[static_cast<size_t>(k)])]]) return true;
+  return false;
+}
+
 // Each estimator's step returns R_S (SPEC "Estimators"), into w.step_return per edge of w.graph. The
 // formulas of the estimator registry's entries (estimator_registry.cpp): a new estimator adds its case here.
 void step_returns(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
@@ -221,8 +227,11 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
   }
   const bool similar = o.merge == Merge::Similar;
   // merges_graph_nodes (graphgpo, progpo): merged graph nodes; gigpo: merged start states (below), exact graph.
+  // In a group without a success graphgpo's distances are all 1 whatever the nodes are, so it skips merging
+  // there (progpo does not: merged self-loops change its sign).
   NodeMerging merging;
-  merging.similar = similar && spec.merges_graph_nodes;
+  merging.similar = similar && spec.merges_graph_nodes &&
+                    (method != Method::GraphGpo || group_has_success(b, layout, g));
   merging.threshold = o.similarity;
   build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/spec.needs_reverse_csr, merging, stored);
   if (method == Method::ProGpo) {  // its step term is the progress of each row, not normalized step returns
@@ -239,7 +248,7 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
   }
   // Step groups: the rows leaving one node, i.e. the out-edges of each node in the CSR, unless merging
   // made the nodes differ from the step groups.
-  if (!similar) {
+  if (!similar || (spec.merges_graph_nodes && !merging.similar)) {
     normalize_step_groups(graph.out_offsets, graph.out_edges, o, w, out);
     return;
   }

@@ -31,6 +31,8 @@ ESTIMATORS: tuple[Estimator, ...] = (
     Estimator("grpo", "grpo"),
     Estimator("gigpo", "gigpo", {"gamma": 0.95}),
     Estimator("graphgpo", "graphgpo", {"omega": 0.8}),
+    Estimator("graphgpo+memory", "graphgpo", {"omega": 0.8}, memory=True),
+    Estimator("progpo", "progpo"),
 )
 LABELS: tuple[str, ...] = tuple(row.label for row in ESTIMATORS)
 #: Paired differences are reported against this row.
@@ -65,7 +67,7 @@ class DemoConfig:
     env: str = "sokoban"
     # Rows to run: labels of ESTIMATORS, or Estimator rows of your own (e.g. a candidate estimator).
     estimators: tuple[str | Estimator, ...] = LABELS
-    seeds: int = 10
+    seeds: int = 7
     first_seed: int = 0  # runs use seeds first_seed .. first_seed + seeds - 1
     episodes: int = 8192  # episode budget per (estimator, seed) run
     groups: int = 8  # levels (groups) per training iteration

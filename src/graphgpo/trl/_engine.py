@@ -22,7 +22,8 @@ def _engine_rows(rows: dict) -> dict:
     rows = dict(rows)
     for name in _STATE_FIELDS:
         value = rows.get(name)
-        if value is not None:
+        # Fingerprint arrays become the engine's dtype; lists of texts (merge="similar") pass as they are.
+        if isinstance(value, np.ndarray):
             rows[name] = (
                 np.ascontiguousarray(value, dtype=np.uint64).view(graphgpo.FINGERPRINT_DTYPE).reshape(-1)
             )
@@ -32,7 +33,8 @@ def _engine_rows(rows: dict) -> dict:
 def advantages(method: str, **rows_and_options) -> np.ndarray:
     """``graphgpo.advantages(method, **rows_and_options)`` as a float64 array, one value per row.
 
-    ``state``/``next_state`` are ``(n, 2)`` uint64 fingerprints from :func:`fingerprint`.
+    ``state``/``next_state`` are ``(n, 2)`` uint64 fingerprints from :func:`fingerprint`, or lists of
+    str / bytes texts (``merge="similar"``).
     """
     import graphgpo
 

@@ -1,7 +1,8 @@
 """From rollouts' step traces to per-step advantages (SPEC rows in, one value per step out).
 
 Each process turns the traces of its own rollouts into :class:`EpisodeRecord` objects: fingerprints and
-flags only, no texts, so they are cheap to exchange between ranks. :func:`batch_advantages` then takes
+flags only, no texts, so they are cheap to exchange between ranks (with ``merge="similar"`` they also keep
+the state texts, which the engine compares). :func:`batch_advantages` then takes
 the records of the *whole* generation batch, in process order, and calls the engine once per batch;
 every rank runs it on the same gathered input and gets the same numbers.
 
@@ -13,11 +14,14 @@ Row conventions (documented for users in ``GraphGPOTrainer``):
   episode that acted; a per-group sentinel if none acted) to a terminal of its own, valid. So every
   rollout takes part in its group's statistics, and stopping is compared with acting from the start;
 - the episode reward is ``success_reward`` on success (SPEC default) or, with
-  ``episode_reward="reward_funcs"``, TRL's weighted reward on the episode's last row.
+  ``episode_reward="reward_funcs"``, TRL's weighted reward on the episode's last row;
+- with ``merge="similar"`` the rows carry the state texts themselves (str or bytes keys, one kind per
+  batch); the synthetic stop terminals get texts no environment state resembles.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -44,12 +48,21 @@ SUCCESS_KEY = "graphgpo_success"
 _STOP_ACTION = b"\x00graphgpo/stop-action"
 
 
-def _initial_key(group: int) -> bytes:
-    return b"\x00graphgpo/initial/%d" % group
+# Synthetic nodes need only be distinct within a group (each group's graph is its own), so they are named by
+# position in the group, not in the batch: with a graph memory the same names then recur from call to call
+# instead of piling up, and a task's stored graph does not depend on where its group sat in the batch.
+_INITIAL_KEY = b"\x00graphgpo/initial"
 
 
-def _stop_key(episode: int) -> bytes:
-    return b"\x00graphgpo/stop/%d" % episode
+def _stop_key(position: int) -> bytes:
+    return b"\x00graphgpo/stop/%d" % position
+
+
+def _synthetic_text(key: bytes, kind: type) -> str | bytes:
+    """The text of a synthetic node for ``merge="similar"``: its key plus a hash of it, so that synthetic
+    nodes are far below any useful threshold from each other and from environment states."""
+    text = key + b"/" + hashlib.blake2b(key, digest_size=32).hexdigest().encode("ascii")
+    return text.decode("ascii") if kind is str else text
 
 
 def encode_key(key: Hashable) -> bytes:
@@ -74,7 +87,8 @@ class EpisodeRecord:
 
     ``state``/``next_state``/``action`` are ``(n, 2)`` uint64 fingerprints (``action`` is None unless
     every step named one); ``success`` is None when the rollout did not say, and is then read from the
-    reward.
+    reward. ``state_text``/``next_state_text`` are the keys themselves (str or bytes), kept only for
+    ``merge="similar"``. ``task``: the rollout's graph memory task key (int64), None without a memory.
     """
 
     state: np.ndarray
@@ -82,6 +96,9 @@ class EpisodeRecord:
     valid: np.ndarray
     action: np.ndarray | None
     success: bool | None
+    state_text: list | None = None
+    next_state_text: list | None = None
+    task: int | None = None
 
     @property
     def num_steps(self) -> int:
@@ -96,13 +113,26 @@ def _as_bool(value, what: str) -> bool:
     raise TypeError(f"{what} must be a bool, got {type(value).__name__}: {value!r}")
 
 
+def _state_text(key: Hashable) -> str | bytes:
+    """The text ``merge="similar"`` compares: a str as is (code points), bytes-like as bytes."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        return bytes(key)
+    raise TypeError(
+        f"merge='similar' compares state texts: a state key must be str or bytes, got {type(key).__name__}: "
+        f"{key!r}"
+    )
+
+
 def records_from_traces(
-    traces: Sequence[Sequence | None], successes: Sequence[bool | None]
+    traces: Sequence[Sequence | None], successes: Sequence[bool | None], *, texts: bool = False
 ) -> list[EpisodeRecord]:
     """Validate this process's traces and fingerprint their keys (one engine call for the batch).
 
     ``traces[b]`` is a list of ``(state, next_state, valid)`` or ``(state, next_state, valid, action)``
-    steps in call order (None or empty: no step); ``successes[b]`` a bool or None.
+    steps in call order (None or empty: no step); ``successes[b]`` a bool or None. ``texts``: also keep
+    the state keys as texts (``merge="similar"``; then every state key must be str or bytes).
     """
     if len(traces) != len(successes):
         raise ValueError(f"{len(traces)} traces but {len(successes)} success flags")
@@ -111,6 +141,8 @@ def records_from_traces(
     for b, trace in enumerate(traces):
         steps = [] if trace is None else list(trace)
         valid, with_action = [], 0
+        state_text: list | None = [] if texts else None
+        next_text: list | None = [] if texts else None
         for i, step in enumerate(steps):
             if not isinstance(step, (tuple, list)) or len(step) not in (3, 4):
                 raise ValueError(
@@ -122,16 +154,21 @@ def records_from_traces(
                 keys.append(encode_key(step[1]))
                 keys.append(encode_key(step[3]) if len(step) == 4 else _STOP_ACTION)
                 valid.append(_as_bool(step[2], "valid"))
+                if texts:
+                    state_text.append(_state_text(step[0]))
+                    next_text.append(_state_text(step[1]))
             except TypeError as err:
                 raise TypeError(f"rollout {b}, step {i}: {err}") from None
             with_action += len(step) == 4
         success = successes[b]
         if success is not None:
             success = _as_bool(success, f"rollout {b}: success")
-        parsed.append((len(steps), valid, with_action == len(steps) and len(steps) > 0, success))
+        parsed.append(
+            (len(steps), valid, with_action == len(steps) and len(steps) > 0, success, state_text, next_text)
+        )
     fps = _engine.fingerprint(keys).reshape(-1, 3, 2)
     records, cursor = [], 0
-    for n, valid, has_action, success in parsed:
+    for n, valid, has_action, success, state_text, next_text in parsed:
         block = fps[cursor : cursor + n]
         cursor += n
         records.append(
@@ -141,6 +178,8 @@ def records_from_traces(
                 valid=np.asarray(valid, dtype=bool),
                 action=block[:, 2].copy() if has_action else None,
                 success=success,
+                state_text=state_text,
+                next_state_text=next_text,
             )
         )
     return records
@@ -171,12 +210,15 @@ def batch_advantages(
     method: str,
     options: dict,
     episode_reward: str = "success",
+    memory=None,
 ) -> BatchAdvantages:
     """Per-step advantages of one generation batch (all processes' rollouts, in process order).
 
     ``rewards[b]`` is TRL's weighted reward of rollout ``b`` (NaN when no reward function scored it); it
     decides success where the rollout did not report one (``reward > 0``), and is the episode reward
-    with ``episode_reward="reward_funcs"``.
+    with ``episode_reward="reward_funcs"``. ``memory``: a ``graphgpo.GraphMemory`` the estimator call reads
+    and then updates, each row keyed by its episode's ``task`` (SPEC "Graph memory across calls"); the
+    episode advantage and the diagnostics stay the batch's own.
     """
     num = len(episodes)
     rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
@@ -212,7 +254,7 @@ def batch_advantages(
     need_initial = sorted({int(group_of[b]) for b in np.flatnonzero(synthetic)} - set(initial))
     stop_eps = [int(b) for b in np.flatnonzero(synthetic)]
     synth_fp = _engine.fingerprint(
-        [_initial_key(g) for g in need_initial] + [_stop_key(b) for b in stop_eps] + [_STOP_ACTION]
+        [_INITIAL_KEY] * len(need_initial) + [_stop_key(b % num_generations) for b in stop_eps] + [_STOP_ACTION]
     )
     for g, fp in zip(need_initial, synth_fp[: len(need_initial)], strict=True):
         initial[g] = fp
@@ -252,11 +294,20 @@ def batch_advantages(
         last = np.cumsum(counts_arr) - 1
         reward[last] = clean_rewards
         rows["reward"] = reward
+    if options.get("merge", "exact") == "similar":
+        rows["state"], rows["next_state"] = _text_rows(episodes, synthetic, group_of)
     if expected:
         _, action_ids = np.unique(np.concatenate(actions), axis=0, return_inverse=True)
         rows["action"] = action_ids.reshape(-1).astype(np.int64)
 
-    row_adv = _engine.advantages(method, **rows, **options)
+    with_memory = {}
+    if memory is not None:
+        missing = [b for b, ep in enumerate(episodes) if ep.task is None]
+        if missing:
+            raise ValueError(f"graph memory: rollout {missing[0]} has no task key")
+        tasks = np.array([ep.task for ep in episodes], dtype=np.int64)
+        with_memory = {"memory": memory, "task": tasks[traj]}
+    row_adv = _engine.advantages(method, **rows, **options, **with_memory)
     # The episode advantage A_E of a trajectory: SPEC's grpo on the same rows with validity ignored, so
     # it is one number per trajectory (invalid steps are penalised on their own rows, not on text turns).
     episode_adv = _engine.advantages("grpo", **{**rows, "valid": np.ones(len(traj), dtype=bool)}, **options)
@@ -271,8 +322,43 @@ def batch_advantages(
         text=np.asarray(text, dtype=np.float64),
         synthetic=synthetic,
         success=success,
-        metrics=_metrics(rows, synthetic, counts_arr, row_adv, success),
+        metrics=_metrics(rows, synthetic, counts_arr, row_adv, success, options),
     )
+
+
+def _text_rows(episodes: Sequence[EpisodeRecord], synthetic: np.ndarray, group_of: np.ndarray) -> tuple[list, list]:
+    """The rows' state and next-state texts (``merge="similar"``), row for row like the fingerprints."""
+    missing = next((b for b, ep in enumerate(episodes) if ep.num_steps and ep.state_text is None), None)
+    if missing is not None:
+        raise ValueError(
+            f"merge='similar' compares state texts, but rollout {missing} was recorded without them "
+            "(records_from_traces(..., texts=True))"
+        )
+    first = next(((b, ep.state_text[0]) for b, ep in enumerate(episodes) if ep.num_steps), (None, ""))
+    kind = type(first[1])
+    for b, ep in enumerate(episodes):
+        for i, pair in enumerate(zip(ep.state_text or (), ep.next_state_text or (), strict=True)):
+            if any(type(t) is not kind for t in pair):
+                raise TypeError(
+                    f"merge='similar': rollout {b}, step {i} has a {'bytes' if kind is str else 'str'} state "
+                    f"but rollout {first[0]}'s are {kind.__name__}; difflib compares str as code points and "
+                    "bytes as bytes, so one batch must not mix them"
+                )
+    initial: dict[int, str | bytes] = {}
+    for b, ep in enumerate(episodes):
+        if ep.num_steps:
+            initial.setdefault(int(group_of[b]), ep.state_text[0])
+    states: list = []
+    nexts: list = []
+    for b, ep in enumerate(episodes):
+        if synthetic[b]:
+            g = int(group_of[b])
+            states.append(initial[g] if g in initial else _synthetic_text(_INITIAL_KEY, kind))
+            nexts.append(_synthetic_text(_stop_key(b), kind))
+        else:
+            states.extend(ep.state_text)
+            nexts.extend(ep.next_state_text)
+    return states, nexts
 
 
 _ENGINE_DIAGNOSTICS = (
@@ -287,9 +373,12 @@ _ENGINE_DIAGNOSTICS = (
 
 
 def _metrics(
-    rows: dict, synthetic: np.ndarray, counts: np.ndarray, row_adv: np.ndarray, success: np.ndarray
+    rows: dict, synthetic: np.ndarray, counts: np.ndarray, row_adv: np.ndarray, success: np.ndarray, options: dict
 ) -> dict[str, float]:
-    """Graph shape and advantage statistics of the batch (same on every rank)."""
+    """Graph shape and advantage statistics of the batch (same on every rank); with ``merge="similar"`` on
+    the merged graphs, plus ``graph/mean_merged_states_per_group``."""
+    similar = options.get("merge", "exact") == "similar"
+    merging = {"merge": "similar", "similarity": options.get("similarity", 0.95)} if similar else {}
     real = ~synthetic[rows["trajectory"]]
     m: dict[str, float] = {
         "graph/success_rate": float(success.mean()) if len(success) else math.nan,
@@ -301,9 +390,9 @@ def _metrics(
         # The engine's view of the graphs: how much rollouts overlap (only shared start states can get
         # a step advantage) and how well distances explain outcomes. NaN shares are dropped by TRL's log.
         engine = _engine.diagnostics(
-            **{k: rows[k] for k in ("group", "trajectory", "state", "next_state", "success")}
+            **{k: rows[k] for k in ("group", "trajectory", "state", "next_state", "success")}, **merging
         )
-        for name in _ENGINE_DIAGNOSTICS:
+        for name in _ENGINE_DIAGNOSTICS + (("mean_merged_states_per_group",) if similar else ()):
             if name in engine:
                 m[f"graph/{name}"] = float(engine[name])
         m["step_advantage/mean"] = float(row_adv.mean())
