@@ -260,6 +260,8 @@ def test_sequences_of_calls_match_the_reference(sequence):
             assert engine_contents(memory) == reference_contents(ref)
             stats = memory.stats()
             assert (stats["tasks"], stats["edges"], stats["calls"]) == (len(ref.tasks), ref.num_edges, ref.calls)
+            # bytes depend on the contents only: a copy through the file format reports the same
+            assert pickle.loads(pickle.dumps(memory)).stats() == stats
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -492,3 +494,33 @@ def test_memory_benchmark_quick_run(tmp_path):
     assert text.count("| PASS |") + text.count("| FAIL |") == 5
     bytes_line = next(line for line in text.splitlines() if line.startswith("| at most 48 bytes per stored edge |"))
     assert bytes_line.endswith("| PASS |")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The demo's memory row (issue 13 item 5), end to end with the real memory.
+
+
+def test_demo_memory_row_keeps_one_memory_keyed_by_level(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from graphgpo import demo
+
+    made = []
+
+    class Recording(graphgpo.GraphMemory):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(graphgpo, "GraphMemory", Recording)
+    row = demo.Estimator("graphgpo+memory", "graphgpo", {"omega": 0.8}, memory=True)
+    cfg = demo.DemoConfig(quick=True, seeds=2, estimators=("graphgpo", row), out=str(tmp_path), progress=False,
+                          jobs=1)
+    results = demo.run_demo(cfg)
+    assert len(made) == 3  # the preflight check of the row (one call), then one memory per (row, seed) run
+    assert made[0].stats()["calls"] == 1
+    for memory in made[1:]:
+        stats = memory.stats()
+        # every training iteration is one call; tasks are the levels (at most num_levels of them)
+        assert stats["calls"] == cfg.iterations and 1 <= stats["tasks"] <= cfg.num_levels and stats["edges"] > 0
+    runs = results["runs"]["graphgpo+memory"]
+    assert len(runs) == 2 and all(len(r["success"]) == cfg.iterations for r in runs)

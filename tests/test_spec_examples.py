@@ -67,3 +67,15 @@ def test_distances_of_example_2():
     expected = graphgpo.build_graphs(distance="expected", **EXAMPLE_2)
     dist = dict(zip(expected.node_labels(0), expected.distances(0).tolist()))
     assert dist["A"] == pytest.approx(4.0) and dist["Z"] == pytest.approx(3.0) and dist["C"] == 4.0
+
+
+@pytest.mark.parametrize("values", [[0.0, 5e-324], [0.0, 7.9e-226, 0.0], [1e-160, -3e-160, 2e-160]])
+def test_reference_z_score_with_eps_0_survives_values_too_small_to_square(values):
+    """SPEC: eps=0 is the plain z-score and finite inputs give finite advantages. The z-score does not
+    change when the values are scaled, so tiny values must give what the same values scaled up give."""
+    from graphgpo.testing.reference import normalize
+
+    got = normalize(values, "mean_std", 0.0, True)
+    scaled = normalize([v * 2.0**600 for v in values], "mean_std", 0.0, True)
+    np.testing.assert_allclose(got, scaled, rtol=1e-12, atol=0)
+    assert all(np.isfinite(got)) and abs(sum(got)) < 1e-12

@@ -63,7 +63,7 @@ def scripted_line_world_trainer(
     """The recording trainer on two LineWorld tasks x 4 scripted rollouts (tiny model, one step), as the
     in-process and the torchrun tests both run it; generation is scripted by :class:`ScriptedGenerate`
     (``script(slot, goal) -> turns``, default :func:`line_world_script`); ``env_class`` replaces
-    :class:`LineWorld`; ``config`` overrides config fields."""
+    :class:`LineWorld`; ``config`` overrides config fields (any of them)."""
     from datasets import Dataset
 
     from graphgpo.trl import GraphGPOConfig
@@ -77,23 +77,25 @@ def scripted_line_world_trainer(
         {"prompt": [[{"role": "user", "content": "Walk to the goal."}]] * 2, "goal": [2, 3]}
     )
     args = GraphGPOConfig(
-        output_dir=output_dir,
-        max_steps=1,
-        per_device_train_batch_size=per_device,
-        num_generations=4,
-        max_completion_length=max_completion_length,
-        learning_rate=0.1,
-        use_cpu=True,
-        bf16=False,
-        report_to="none",
-        save_strategy="no",
-        logging_steps=1,
-        advantage_estimator=estimator,
-        omega=0.5,
-        episode_reward="success",  # the expectations use SPEC's episode reward (success_reward)
-        seed=0,
-        disable_tqdm=True,
-        **config,
+        **{
+            "output_dir": output_dir,
+            "max_steps": 1,
+            "per_device_train_batch_size": per_device,
+            "num_generations": 4,
+            "max_completion_length": max_completion_length,
+            "learning_rate": 0.1,
+            "use_cpu": True,
+            "bf16": False,
+            "report_to": "none",
+            "save_strategy": "no",
+            "logging_steps": 1,
+            "advantage_estimator": estimator,
+            "omega": 0.5,
+            "episode_reward": "success",  # the expectations use SPEC's episode reward (success_reward)
+            "seed": 0,
+            "disable_tqdm": True,
+            **config,
+        }
     )
     trainer = recording_trainer_class()(
         model,
@@ -105,3 +107,19 @@ def scripted_line_world_trainer(
     )
     trainer.model.generate = ScriptedGenerate(tok) if script is None else ScriptedGenerate(tok, script)
     return trainer
+
+
+def fail_after_first_step(trainer) -> None:
+    """Script the trainer's generation so that the first step plays :func:`line_world_script` and every later
+    step fails (copies 0-1 move right once and give up, copy 2 bumps the wall first, copy 3 never calls a
+    tool): the case graph memory is for, since only earlier steps' edges can reach the goal."""
+
+    def script(slot: int, goal: int) -> list[str]:
+        copy = slot % 4
+        if trainer.state.global_step == 0:
+            return line_world_script(goal, copy)
+        if copy < 2:
+            return [tool_call_text("move", direction="right"), "I give up."]
+        return line_world_script(goal, copy)
+
+    trainer.model.generate = ScriptedGenerate(trainer.processing_class, script)

@@ -327,6 +327,14 @@ void stage_by_hashing(const BatchView& b, const BatchLayout& layout, const Store
 // ---------------------------------------------------------------------------------------------------------
 // The memory.
 
+// stats().bytes: what the memory holds for its contents, every array at its exact size (as between calls),
+// so it depends on the contents only (a loaded memory reports what the saved one did): per task its record,
+// two slots of the task index and its heap entry; 16 bytes per node, 24 per edge.
+uint64_t GraphMemory::content_bytes(uint64_t tasks, uint64_t nodes, uint64_t edges) {
+  constexpr uint64_t kPerTask = sizeof(Task) + 2 * 2 * sizeof(int64_t) + sizeof(uint32_t);
+  return sizeof(GraphMemory) + tasks * kPerTask + nodes * sizeof(Fingerprint) + edges * sizeof(StoredEdge);
+}
+
 GraphMemory::GraphMemory(const MemoryBounds& bounds) : bounds_(bounds), task_index_(16) {
   validate_memory_bounds(bounds);
 }
@@ -370,11 +378,7 @@ MemoryStats GraphMemory::stats() const {
   s.tasks = tasks_.size() - empty_slots_;
   s.edges = total_edges_;
   s.calls = calls_;
-  uint64_t bytes = sizeof(GraphMemory) + tasks_.capacity() * sizeof(Task) +
-                   task_index_.capacity() * 2 * sizeof(int64_t) + heap_.capacity() * sizeof(uint32_t);
-  for (const Task& task : tasks_)
-    bytes += task.nodes.capacity() * sizeof(Fingerprint) + task.edges.capacity() * sizeof(StoredEdge);
-  s.bytes = bytes;
+  s.bytes = content_bytes(s.tasks, total_nodes_, total_edges_);
   return s;
 }
 
@@ -437,25 +441,18 @@ void GraphMemory::heap_remove(uint32_t slot) {
   heap_fix(last);
 }
 
-// After evictions: an empty task gives its arrays back; a task whose evicted prefix is at least half its
-// array is compacted.
-void GraphMemory::release_if_sparse(uint32_t slot) {
+// Copies the task's stored edges and the nodes they use into arrays of their exact size, or gives an empty
+// task's arrays back. Best effort: if the copy cannot be allocated, the task stays as it is, still valid.
+void GraphMemory::compact(uint32_t slot) noexcept {
   Task& t = tasks_[slot];
   if (t.size() == 0) {
+    total_nodes_ -= t.nodes.size();
     std::vector<Fingerprint>().swap(t.nodes);
     std::vector<StoredEdge>().swap(t.edges);
     t.head = 0;
     ++empty_slots_;
     return;
   }
-  if (t.head == 0 || static_cast<size_t>(t.head) * 2 < t.edges.size()) return;
-  compact(slot);
-}
-
-// Copies the task's stored edges and the nodes they use into arrays of their exact size (best effort: if
-// the copy cannot be allocated, the task stays as it is, still valid).
-void GraphMemory::compact(uint32_t slot) {
-  Task& t = tasks_[slot];
   try {
     std::vector<StoredEdge> edges(t.edges.begin() + t.head, t.edges.end());
     std::vector<uint32_t> remap(t.nodes.size(), UINT32_MAX);
@@ -474,15 +471,20 @@ void GraphMemory::compact(uint32_t slot) {
       e.src = remap[e.src];
       if (e.dst != kStoredSuccess) e.dst = remap[e.dst];
     }
+    total_nodes_ -= t.nodes.size();
+    total_nodes_ += nodes.size();
     t.edges.swap(edges);
     t.nodes.swap(nodes);
     t.head = 0;
-  } catch (const std::bad_alloc&) {
+  } catch (...) {
   }
 }
 
+// Evicts the task's least recently seen edge. Every task is compact between calls (head 0), so a task's
+// first eviction of a call is when its head leaves 0: it is listed once, for compact() after the bounds.
 void GraphMemory::pop_front(uint32_t slot) {
   Task& t = tasks_[slot];
+  if (t.head == 0) evicted_.push_back(slot);  // capacity reserved while staging: no allocation
   ++t.head;
   --total_edges_;
   if (t.size() == 0) {
@@ -490,7 +492,6 @@ void GraphMemory::pop_front(uint32_t slot) {
   } else {
     sift_down(t.heap_pos);  // the front only moves later in the order
   }
-  release_if_sparse(slot);
 }
 
 // Empty slots accumulate as tasks are evicted; rebuild the slot table when they outnumber the rest. Not
@@ -571,10 +572,10 @@ void GraphMemory::apply_bounds(uint32_t call, const std::vector<Staged>& staged)
     const uint64_t limit = static_cast<uint64_t>(bounds_.max_edges);
     while (total_edges_ > limit) pop_front(heap_[0]);
   }
-  // The call's tasks were just built: compacting them now costs no more than building did, and keeps the
-  // bytes per edge down.
-  for (const Staged& st : staged)
-    if (tasks_[st.slot].head > 0) compact(st.slot);
+  // Tasks that lost edges give the space back (arrays at their exact size, nodes no edge uses dropped), so
+  // every task is compact between calls, as a loaded memory is.
+  for (uint32_t slot : evicted_) compact(slot);
+  evicted_.clear();
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -609,6 +610,7 @@ GraphMemory::Call::Call(GraphMemory& memory, const BatchView& batch, const Batch
   staged_.resize(num_tasks);
   for (size_t t = 0; t < num_tasks; ++t) staged_[t].slot = memory.slot_for(call_tasks[t]);
   memory.heap_.reserve(memory.tasks_.size());
+  memory.evicted_.reserve(memory.tasks_.size());
   views_.resize(num_groups);
   for (size_t g = 0; g < num_groups; ++g) views_[g] = memory.view_of(staged_[task_of_group_[g]].slot);
   is_new_.assign(batch.n, 0);
@@ -658,9 +660,11 @@ void GraphMemory::Call::commit(int num_threads) {
   for (Staged& st : staged_) {
     Task& task = m.tasks_[st.slot];
     const size_t before = task.size();
+    m.total_nodes_ -= task.nodes.size();
     task.nodes.swap(st.nodes);
     task.edges.swap(st.edges);
     task.head = 0;
+    m.total_nodes_ += task.nodes.size();
     m.total_edges_ += task.size();
     m.total_edges_ -= before;
     if (before == 0 && task.size() > 0) {
@@ -901,6 +905,7 @@ std::unique_ptr<GraphMemory> GraphMemory::from_bytes(const std::string& bytes, c
   std::vector<uint32_t> insertions;
   insertions.reserve(num_edges);
   IdIndex pairs(16);
+  std::vector<uint8_t> used;
   for (uint64_t k = 0; k < num_tasks; ++k) {
     Task& t = m.tasks_[k];
     if (r.left() < kTaskHeaderBytes) bad("corrupt (task records)");
@@ -930,6 +935,12 @@ std::unique_ptr<GraphMemory> GraphMemory::from_bytes(const std::string& bytes, c
         bad("corrupt (an edge older than max_age)");
       insertions.push_back(e.insertion);
     }
+    used.assign(task_nodes, 0);
+    for (const StoredEdge& e : t.edges) {
+      used[e.src] = 1;
+      if (e.dst != kStoredSuccess) used[e.dst] = 1;
+    }
+    if (std::count(used.begin(), used.end(), 0) != 0) bad("corrupt (a node no edge uses)");
     if (bounds.max_edges_per_task >= 0 && task_edges > static_cast<uint64_t>(bounds.max_edges_per_task))
       bad("corrupt (a task over max_edges_per_task)");
   }
@@ -939,6 +950,7 @@ std::unique_ptr<GraphMemory> GraphMemory::from_bytes(const std::string& bytes, c
   if (std::adjacent_find(insertions.begin(), insertions.end()) != insertions.end())
     bad("corrupt (insertion numbers repeat)");
   m.total_edges_ = num_edges;
+  m.total_nodes_ = num_nodes;
   for (uint32_t slot = 0; slot < num_tasks; ++slot) m.heap_push(slot);
   return memory;
 }

@@ -73,7 +73,8 @@ class GraphMemory:
         return self._engine.max_age
 
     def stats(self) -> dict[str, int]:
-        """``tasks`` (holding at least one edge), ``edges``, ``bytes`` held, and ``calls`` made so far."""
+        """``tasks`` (holding at least one edge), ``edges``, ``bytes`` the contents take (every array at its
+        exact size, as between calls, so a saved and loaded memory reports the same), and ``calls`` made so far."""
         return self._engine.stats()
 
     def save(self, path: str | os.PathLike) -> None:

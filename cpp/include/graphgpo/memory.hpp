@@ -16,8 +16,9 @@
 //   the other (in an unspecified order), never interleaved.
 // - Layout: per task a node table (16-byte fingerprints) and 24-byte edges (memory_view.hpp) kept in
 //   eviction order, so the union with a call's graph reads two arrays and eviction pops from the front; a
-//   global heap of each task's least recently seen edge orders evictions across tasks. stats().bytes counts
-//   every allocation the memory holds.
+//   global heap of each task's least recently seen edge orders evictions across tasks. Between calls every
+//   task is compact (arrays at their exact size, only the nodes its edges use), so stats().bytes is a
+//   function of the contents: a saved and loaded memory reports the same.
 // - Files (save/load): a versioned little-endian format with a 128-bit checksum, written to a temporary
 //   file in the same directory, fsync'ed, then renamed over the target (and the directory fsync'ed): a crash
 //   leaves either the old file or the new one. load() raises Error(InvalidArgument) on a truncated, corrupt
@@ -53,7 +54,7 @@ void validate_memory_bounds(const MemoryBounds& bounds);
 struct MemoryStats {
   uint64_t tasks = 0;  // tasks holding at least one edge
   uint64_t edges = 0;
-  uint64_t bytes = 0;  // heap and object bytes held by the memory
+  uint64_t bytes = 0;  // bytes the contents take (tasks, nodes, edges, index), arrays at their exact size
   uint64_t calls = 0;  // successful calls so far
 };
 
@@ -159,8 +160,8 @@ class GraphMemory {
   void sift_down(size_t pos);
   uint64_t front_key(uint32_t slot) const;
   void pop_front(uint32_t slot);  // evicts one edge, keeps the heap in order
-  void release_if_sparse(uint32_t slot);
-  void compact(uint32_t slot);
+  void compact(uint32_t slot) noexcept;
+  static uint64_t content_bytes(uint64_t tasks, uint64_t nodes, uint64_t edges);
   void renumber_insertions(std::vector<Staged>& staged);
   void apply_bounds(uint32_t call, const std::vector<Staged>& staged);
 
@@ -169,7 +170,9 @@ class GraphMemory {
   std::vector<Task> tasks_;
   IdIndex task_index_;           // key -> slot
   std::vector<uint32_t> heap_;   // slots of tasks with edges, min-heap by front_key
+  std::vector<uint32_t> evicted_;  // tasks that lost edges in this call (compacted after the bounds)
   uint64_t total_edges_ = 0;
+  uint64_t total_nodes_ = 0;
   uint64_t empty_slots_ = 0;
   uint32_t calls_ = 0;
   uint32_t next_insertion_ = 0;

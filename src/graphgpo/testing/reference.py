@@ -71,6 +71,12 @@ def normalize(values: Sequence[float], norm: str, eps: float, singleton_is_zero:
     else:
         if all(v == values[0] for v in values):
             return [0.0] * n
+        exponent = math.frexp(max(abs(v) for v in values))[1]
+        if norm != "mean" and eps == 0 and exponent != 0:
+            # The plain z-score does not change when every value is scaled by one power of two (exact in
+            # float64), and at magnitude ~1 neither the squares of tiny spreads (below ~1e-154) underflow nor
+            # those of huge ones overflow (SPEC: finite inputs give finite advantages).
+            return normalize([math.ldexp(v, -exponent) for v in values], norm, eps, singleton_is_zero)
         mean = sum(values) / n
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     if norm == "mean":

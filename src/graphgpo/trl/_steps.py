@@ -48,12 +48,14 @@ SUCCESS_KEY = "graphgpo_success"
 _STOP_ACTION = b"\x00graphgpo/stop-action"
 
 
-def _initial_key(group: int) -> bytes:
-    return b"\x00graphgpo/initial/%d" % group
+# Synthetic nodes need only be distinct within a group (each group's graph is its own), so they are named by
+# position in the group, not in the batch: with a graph memory the same names then recur from call to call
+# instead of piling up, and a task's stored graph does not depend on where its group sat in the batch.
+_INITIAL_KEY = b"\x00graphgpo/initial"
 
 
-def _stop_key(episode: int) -> bytes:
-    return b"\x00graphgpo/stop/%d" % episode
+def _stop_key(position: int) -> bytes:
+    return b"\x00graphgpo/stop/%d" % position
 
 
 def _synthetic_text(key: bytes, kind: type) -> str | bytes:
@@ -86,7 +88,7 @@ class EpisodeRecord:
     ``state``/``next_state``/``action`` are ``(n, 2)`` uint64 fingerprints (``action`` is None unless
     every step named one); ``success`` is None when the rollout did not say, and is then read from the
     reward. ``state_text``/``next_state_text`` are the keys themselves (str or bytes), kept only for
-    ``merge="similar"``.
+    ``merge="similar"``. ``task``: the rollout's graph memory task key (int64), None without a memory.
     """
 
     state: np.ndarray
@@ -96,6 +98,7 @@ class EpisodeRecord:
     success: bool | None
     state_text: list | None = None
     next_state_text: list | None = None
+    task: int | None = None
 
     @property
     def num_steps(self) -> int:
@@ -207,12 +210,15 @@ def batch_advantages(
     method: str,
     options: dict,
     episode_reward: str = "success",
+    memory=None,
 ) -> BatchAdvantages:
     """Per-step advantages of one generation batch (all processes' rollouts, in process order).
 
     ``rewards[b]`` is TRL's weighted reward of rollout ``b`` (NaN when no reward function scored it); it
     decides success where the rollout did not report one (``reward > 0``), and is the episode reward
-    with ``episode_reward="reward_funcs"``.
+    with ``episode_reward="reward_funcs"``. ``memory``: a ``graphgpo.GraphMemory`` the estimator call reads
+    and then updates, each row keyed by its episode's ``task`` (SPEC "Graph memory across calls"); the
+    episode advantage and the diagnostics stay the batch's own.
     """
     num = len(episodes)
     rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
@@ -248,7 +254,7 @@ def batch_advantages(
     need_initial = sorted({int(group_of[b]) for b in np.flatnonzero(synthetic)} - set(initial))
     stop_eps = [int(b) for b in np.flatnonzero(synthetic)]
     synth_fp = _engine.fingerprint(
-        [_initial_key(g) for g in need_initial] + [_stop_key(b) for b in stop_eps] + [_STOP_ACTION]
+        [_INITIAL_KEY] * len(need_initial) + [_stop_key(b % num_generations) for b in stop_eps] + [_STOP_ACTION]
     )
     for g, fp in zip(need_initial, synth_fp[: len(need_initial)], strict=True):
         initial[g] = fp
@@ -294,7 +300,14 @@ def batch_advantages(
         _, action_ids = np.unique(np.concatenate(actions), axis=0, return_inverse=True)
         rows["action"] = action_ids.reshape(-1).astype(np.int64)
 
-    row_adv = _engine.advantages(method, **rows, **options)
+    with_memory = {}
+    if memory is not None:
+        missing = [b for b, ep in enumerate(episodes) if ep.task is None]
+        if missing:
+            raise ValueError(f"graph memory: rollout {missing[0]} has no task key")
+        tasks = np.array([ep.task for ep in episodes], dtype=np.int64)
+        with_memory = {"memory": memory, "task": tasks[traj]}
+    row_adv = _engine.advantages(method, **rows, **options, **with_memory)
     # The episode advantage A_E of a trajectory: SPEC's grpo on the same rows with validity ignored, so
     # it is one number per trajectory (invalid steps are penalised on their own rows, not on text turns).
     episode_adv = _engine.advantages("grpo", **{**rows, "valid": np.ones(len(traj), dtype=bool)}, **options)
@@ -340,7 +353,7 @@ def _text_rows(episodes: Sequence[EpisodeRecord], synthetic: np.ndarray, group_o
     for b, ep in enumerate(episodes):
         if synthetic[b]:
             g = int(group_of[b])
-            states.append(initial[g] if g in initial else _synthetic_text(_initial_key(g), kind))
+            states.append(initial[g] if g in initial else _synthetic_text(_INITIAL_KEY, kind))
             nexts.append(_synthetic_text(_stop_key(b), kind))
         else:
             states.extend(ep.state_text)

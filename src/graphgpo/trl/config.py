@@ -15,6 +15,7 @@ from trl import GRPOConfig
 from .._estimators import ESTIMATORS as _REGISTRY
 from .._estimators import METHODS
 from .._options import DEFAULT_OPTIONS, OPTION_SCHEMA, checked_options_json
+from ._memory import GraphMemoryArgs
 
 __all__ = ["GraphGPOConfig", "ESTIMATORS"]
 
@@ -40,7 +41,7 @@ def _trl_doc(o: dict[str, Any]) -> str:
 
 
 @dataclass
-class GraphGPOConfig(GRPOConfig):
+class GraphGPOConfig(GraphMemoryArgs, GRPOConfig):
     r"""
     Configuration class for [`GraphGPOTrainer`]: every [`trl.GRPOConfig`] parameter plus the options of the
     step-level advantage estimators (SPEC.md; defaults reproduce the official GraphGPO code).
@@ -59,6 +60,23 @@ class GraphGPOConfig(GRPOConfig):
             `"reward_funcs"` when the trainer was given `reward_funcs`, else `"success"`; it warns once when
             the rollouts also report `graphgpo_success`, which then only decides which rollouts reach the
             graph's SUCCESS node. Success itself comes from `graphgpo_success`, else from the reward > 0.
+
+        > Parameters of the graph memory across training steps (SPEC "Graph memory across calls")
+
+        graph_memory (`bool`, *optional*, defaults to `False`):
+            Keep one `graphgpo.GraphMemory` across training steps: each task's graph also holds the edges of
+            earlier generation batches, so a task whose rollouts all failed still gets step credit. Needs
+            `advantage_estimator` `"graphgpo"` or `"progpo"` and `distance="shortest"`. Saved as
+            `graphgpo_memory.bin` in every checkpoint and restored by `resume_from_checkpoint`.
+        max_edges_per_task (`int` or `None`, *optional*, defaults to `None`):
+            Each task keeps at most this many edges, the most recently seen (`None`: all).
+        max_edges (`int` or `None`, *optional*, defaults to `None`):
+            The whole memory keeps at most this many edges, the most recently seen (`None`: all).
+        max_age (`int` or `None`, *optional*, defaults to `None`):
+            Edges not seen in the last `max_age` generation batches are dropped (`None`: never).
+        task_column (`str` or `None`, *optional*, defaults to `None`):
+            The dataset column whose value (str or int) is a rollout's task. `None`: the prompt is the task
+            (set a column when one prompt serves several tasks, e.g. a level passed to the environment).
     """
 
     advantage_estimator: str = field(

@@ -8,6 +8,7 @@ produced, and replaces the scalar `advantages` with a `(B, T)` tensor. TRL's los
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 from accelerate.utils import gather_object
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 from trl import GRPOTrainer
 
 from ._calls import CallLog, TurnSteps, record_tool_calls, turn_steps
+from ._memory import load_memory, new_memory, save_memory, task_keys
 from ._steps import (
     SUCCESS_KEY,
     TRACE_KEY,
@@ -74,6 +77,13 @@ class GraphGPOTrainer(GRPOTrainer):
     GRPO). Every rank gathers the other ranks' fingerprints and flags (and, with ``merge="similar"``, the
     state texts), computes the whole batch, and keeps its slice, so the result equals a single-process run
     on the same rollouts.
+
+    **Graph memory** (``graph_memory=True``; SPEC "Graph memory across calls"). The trainer keeps one
+    `graphgpo.GraphMemory` with the config's bounds: each training batch's graphs also hold the edges of
+    earlier batches of the same task (the prompt, or the ``task_column`` value), so a task whose rollouts all
+    failed this time still gets step credit. Every rank computes the same calls and so holds the same memory;
+    it is saved as ``graphgpo_memory.bin`` in every checkpoint directory and restored by
+    ``train(resume_from_checkpoint=...)``. Evaluation batches neither read nor change it.
     """
 
     _tag_names = ["trl", "grpo", "graphgpo"]
@@ -94,6 +104,7 @@ class GraphGPOTrainer(GRPOTrainer):
         self._graphgpo_rewards: torch.Tensor | None = None
         self._graphgpo_completions: list | None = None
         self._graphgpo_calls: list[list[CallLog]] | None = None
+        self._graph_memory = new_memory(args)
         self._check_trace_source()
         pools = getattr(self, "_environment_pool", None) or {}
         if any(pool and hasattr(pool[0], SUCCESS_KEY) for pool in pools.values()):
@@ -174,6 +185,10 @@ class GraphGPOTrainer(GRPOTrainer):
             records: list[EpisodeRecord] | BaseException = records_from_traces(
                 traces, successes, texts=self.args.estimator_options().get("merge") == "similar"
             )
+            memory = self._graph_memory if mode == "train" else None
+            if memory is not None:
+                for record, task in zip(records, task_keys(inputs, self.args.task_column), strict=True):
+                    record.task = int(task)
         except (TypeError, ValueError) as err:
             records, turns = err, []
         rewards = self._graphgpo_rewards
@@ -182,7 +197,8 @@ class GraphGPOTrainer(GRPOTrainer):
                 "GRPOTrainer did not call _calculate_rewards; this TRL version is not supported"
             )
         advantages, local_log, metrics = self._step_advantages(
-            records, rewards.numpy().astype(np.float64), turns, out, num_generations
+            records, rewards.numpy().astype(np.float64), turns, out, num_generations,
+            memory=self._graph_memory if mode == "train" else None,
         )
         out["advantages"] = advantages
         self._log_graphgpo(mode, metrics, local_log)
@@ -242,8 +258,10 @@ class GraphGPOTrainer(GRPOTrainer):
         turns: Sequence[TurnSteps | None],
         out: dict,
         num_generations: int,
+        memory=None,
     ):
-        """Gather the batch's records, run the estimator, and lay this process's slice out per token."""
+        """Gather the batch's records, run the estimator (reading and updating ``memory``, if any), and lay
+        this process's slice out per token."""
         gathered = gather_object([records])
         for rank, part in enumerate(gathered):
             if isinstance(part, BaseException):
@@ -264,7 +282,12 @@ class GraphGPOTrainer(GRPOTrainer):
             method=self.args.advantage_estimator,
             options=self.args.estimator_options(),
             episode_reward=self._episode_reward,
+            memory=memory,
         )
+        if memory is not None:
+            stats = memory.stats()
+            result.metrics["graph/memory_edges"] = float(stats["edges"])
+            result.metrics["graph/memory_tasks"] = float(stats["tasks"])
 
         completion_mask = out["completion_mask"].detach().cpu().numpy()
         tool_mask = out.get("tool_mask")
@@ -285,6 +308,26 @@ class GraphGPOTrainer(GRPOTrainer):
         local_log = _local_log(advantages, action, counts)
         tensor = torch.from_numpy(advantages).to(out["completion_ids"].device)
         return tensor, local_log, dict(result.metrics)
+
+    # -- graph memory in checkpoints -------------------------------------------------------------------
+
+    def _save_checkpoint(self, model, trial):
+        """Parent behaviour; the graph memory goes into the checkpoint directory first (so a checkpoint whose
+        trainer state exists has its memory too)."""
+        if self._graph_memory is not None and self.args.should_save:
+            folder = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            save_memory(self._graph_memory, os.path.join(self._get_output_dir(trial=trial), folder))
+        super()._save_checkpoint(model, trial)
+
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        """Parent behaviour; on resume, every rank first reads the checkpoint's graph memory back."""
+        if self._graph_memory is not None and resume_from_checkpoint not in (None, False):
+            checkpoint = resume_from_checkpoint
+            if checkpoint is True:
+                checkpoint = get_last_checkpoint(self.args.output_dir)  # None: the parent raises
+            if checkpoint is not None:
+                self._graph_memory = load_memory(str(checkpoint), self.args, fallback=new_memory(self.args))
+        return super().train(resume_from_checkpoint, *args, **kwargs)
 
     # -- logging ---------------------------------------------------------------------------------------
 
