@@ -37,7 +37,7 @@ target_link_libraries(graphgpo_cuda PUBLIC CUDA::cudart_static PRIVATE graphgpo_
 target_link_libraries(graphgpo_core PUBLIC graphgpo_cuda)
 target_compile_definitions(graphgpo_core PUBLIC GRAPHGPO_WITH_CUDA)
 
-# A C++ check of the device path against the CPU engine (exits 0 without a GPU; see
+# A C++ check of the device path against the CPU engine (exits 77, "SKIP", without a GPU; see
 # tests/cuda/smoke_main.cpp). A test driver, not part of the library or the wheel.
 if(NOT SKBUILD)
   add_executable(graphgpo_cuda_smoke ${PROJECT_SOURCE_DIR}/tests/cuda/smoke_main.cpp)

@@ -567,3 +567,12 @@ def test_device_runs_on_the_current_stream_and_leaves_inputs_alone():
 def test_emulated_pipeline_refuses_progpo(emulator):
     with pytest.raises(ValueError, match="progpo is not implemented on the CUDA path"):
         emulator.advantages("progpo", GOOD_BATCH)
+
+
+def test_the_cuda_smoke_program_reports_a_skip_distinctly():
+    """Without a device graphgpo_cuda_smoke compares nothing: it must say SKIP and exit 77, never 0 (a pass)."""
+    source = (ROOT / "tests" / "cuda" / "smoke_main.cpp").read_text()
+    no_device = source[source.index("if (!graphgpo::cuda::compiled() || graphgpo::cuda::device_count() == 0)"):]
+    no_device = no_device[: no_device.index("}") + 1]
+    assert "SKIP" in no_device and "return kSkipped;" in no_device and "return 0" not in no_device
+    assert "constexpr int kSkipped = 77;" in source

@@ -1,7 +1,8 @@
 // graphgpo_cuda_smoke: the CUDA path against the CPU engine from C++, no Python needed.
 //
 // Built with the CUDA kernels (-DGRAPHGPO_CUDA=ON, not in Python wheels): build/<dir>/cpp/graphgpo_cuda_smoke.
-// Without a CUDA device it says so and exits 0 (CI only compiles and links it). With one it runs random
+// Without a CUDA device it prints "SKIP: ..." and exits 77 (the usual "skipped" status of test drivers: never
+// mistaken for a pass; CI only compiles and links it). With one it runs random
 // rollout-like batches (several seeds, every method, option mix and optional field) through
 // graphgpo::cuda::compute_advantages and graphgpo::compute_advantages and requires bit-identical results,
 // checks next_state_distances against the CPU graphs, checks the device fingerprints, then times one large
@@ -23,6 +24,8 @@
 #include "graphgpo/graph_batch.hpp"
 
 namespace {
+
+constexpr int kSkipped = 77;  // nothing ran: distinct from a pass (0) and a mismatch (1)
 
 using graphgpo::Fingerprint;
 
@@ -175,8 +178,8 @@ int main(int argc, char** argv) {
   std::printf("graphgpo %s, CUDA compiled: %s, devices: %d\n", graphgpo::version_string(),
               graphgpo::cuda::compiled() ? "yes" : "no", graphgpo::cuda::device_count());
   if (!graphgpo::cuda::compiled() || graphgpo::cuda::device_count() == 0) {
-    std::printf("no CUDA device: nothing run\n");
-    return 0;
+    std::printf("SKIP: no CUDA device (nothing was compared)\n");
+    return kSkipped;
   }
   const char* option_sets[] = {
       "{}",

@@ -29,9 +29,10 @@ extern "C" {
 typedef enum graphgpo_status {
   GRAPHGPO_OK = 0,
   GRAPHGPO_INVALID_ARGUMENT = 1, /* bad rows, options, method; the message names the first bad row */
-  GRAPHGPO_TYPE_ERROR = 2,
+  GRAPHGPO_TYPE_ERROR = 2,      /* an input of the wrong kind: merge="similar" without state texts */
   GRAPHGPO_OUT_OF_MEMORY = 3,
-  GRAPHGPO_NOT_COMPILED_WITH_CUDA = 4,
+  GRAPHGPO_NOT_COMPILED_WITH_CUDA = 4, /* reserved: no C function runs on a GPU yet, so none returns it;
+                                          a future device entry point will, in a build without CUDA */
   GRAPHGPO_INTERNAL = 5,
   GRAPHGPO_IO_ERROR = 6 /* a file could not be read or written (graph memory save/load); @since 0.2 */
 } graphgpo_status_t;
