@@ -176,11 +176,14 @@ def test_any_float_python_writes_reads_back_exactly(options):
 
 
 GERMAN = textwrap.dedent("""
-    import locale, sys
+    import json, locale, sys
     from graphgpo import _core
     locale.setlocale(locale.LC_ALL, "de_DE.UTF-8")
     assert locale.localeconv()["decimal_point"] == ","
     _core.check_options('{"omega": 0.5, "gamma": 1e-1}')
+    # The JSON the engine writes is JSON under any locale (printf's %g would write 0,1).
+    schema = {o["name"]: o for o in json.loads(_core.option_schema())["options"]}
+    assert schema["omega"]["default"] == 0.1 and schema["eps"]["default"] == 1e-6, schema["omega"]
     try:
         _core.check_options('{"omega": 0,5}')
     except ValueError:

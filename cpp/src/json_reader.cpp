@@ -330,6 +330,12 @@ void read_flat_object(std::string_view text, const std::function<void(const std:
   Reader(text).read(on_member);
 }
 
+std::string number_text(double x) {
+  char buffer[32];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, x);
+  return error == std::errc() ? std::string(buffer, end) : std::string("NaN");
+}
+
 }  // namespace json
 }  // namespace v0
 }  // namespace graphgpo

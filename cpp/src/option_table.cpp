@@ -1,12 +1,12 @@
 // THE option table (see option_schema.hpp): to add an option, add a field to struct Options and one entry
 // below. Docs are one line each; they become the Python docstring and the TRL config's help text.
 #include <cmath>
-#include <cstdio>
 #include <initializer_list>
 #include <sstream>
 #include <utility>
 
 #include "graphgpo/estimator_registry.hpp"
+#include "graphgpo/json_reader.hpp"
 #include "graphgpo/option_schema.hpp"
 
 namespace graphgpo {
@@ -134,9 +134,7 @@ std::string json_string(const std::string& s) {
 
 std::string json_number(double x, OptionType type) {
   if (type == OptionType::Integer) return std::to_string(static_cast<long long>(x));
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.17g", x);
-  return buffer;
+  return json::number_text(x);  // locale-independent, round-trips
 }
 
 std::string schema_json() {

@@ -2,12 +2,12 @@
 
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <sstream>
 
 #include "graphgpo/error.hpp"
+#include "graphgpo/json_reader.hpp"
 #include "graphgpo/option_schema.hpp"
 
 namespace graphgpo {
@@ -24,9 +24,7 @@ std::string quoted_choices(const OptionSpec& spec) {
 }
 
 std::string format_bound(double x) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%g", x);
-  return buffer;
+  return json::number_text(x);  // not %g: locale-independent
 }
 
 std::string interval_text(const OptionRange& r) {

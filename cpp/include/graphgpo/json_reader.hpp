@@ -34,6 +34,10 @@ struct Scalar {
 // Calls on_member(key, value) for each member, in order of appearance.
 void read_flat_object(std::string_view text, const std::function<void(const std::string&, const Scalar&)>& on_member);
 
+// The shortest text that reads back as x (std::to_chars): locale-independent, unlike printf's %g, which
+// writes "0,5" under de_DE. For JSON the engine writes and for numbers in messages. x must be finite.
+std::string number_text(double x);
+
 }  // namespace json
 }  // namespace v0
 }  // namespace graphgpo
