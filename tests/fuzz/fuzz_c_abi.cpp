@@ -742,6 +742,7 @@ void call_options(Input& in) {
 
 void call_misc(Input& in) {
   if (!graphgpo_version() || !graphgpo_build_info()) violation("version or build info is NULL");
+  if (graphgpo_abi_version() < 1) violation("graphgpo_abi_version() = %d", graphgpo_abi_version());
   graphgpo_graphs_free(nullptr);
   size_t groups = 7;
   const graphgpo_status_t s = graphgpo_graphs_num_groups(nullptr, &groups);
