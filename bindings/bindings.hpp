@@ -2,8 +2,7 @@
 // one register_* function per area (each defined in its own file, all called by module.cpp).
 //
 // Contract with the Python layer (src/graphgpo/_inputs.py): arrays arrive already typed and C-contiguous,
-// are read in place (zero-copy), and the GIL is released while the engine runs (long calls answer Ctrl-C:
-// interrupt.hpp).
+// are read in place (zero-copy), and the GIL is released while the engine runs.
 #pragma once
 
 #include <pybind11/numpy.h>

@@ -8,7 +8,6 @@
 
 #include "batch_args.hpp"
 #include "bindings.hpp"
-#include "interrupt.hpp"
 #include "graphgpo/estimator_registry.hpp"
 #include "graphgpo/estimators.hpp"
 #include "graphgpo/memory.hpp"
@@ -25,9 +24,11 @@ py::array_t<double> advantages(const std::string& method, const BatchArgs& args,
   const graphgpo::BatchView view = make_view(args);
   py::array_t<double> out(static_cast<py::ssize_t>(view.n));
   double* dst = out.mutable_data();
-  // A fresh array: nobody sees it on error (or Ctrl-C). The memory serializes concurrent calls on itself.
-  run_interruptible(view.n * (args.state_text ? 64 : 1),
-                    [&] { graphgpo::compute_advantages_into(m, view, options, dst, memory); });
+  {
+    py::gil_scoped_release release;
+    // A fresh array: nobody sees it on error. The memory serializes concurrent calls on itself.
+    graphgpo::compute_advantages_into(m, view, options, dst, memory);
+  }
   return out;
 }
 

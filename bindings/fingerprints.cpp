@@ -7,10 +7,8 @@
 #include <vector>
 
 #include "bindings.hpp"
-#include "graphgpo/cancel.hpp"
 #include "graphgpo/fingerprint.hpp"
 #include "graphgpo/parallel.hpp"
-#include "interrupt.hpp"
 
 namespace graphgpo_bindings {
 namespace {
@@ -19,21 +17,15 @@ using graphgpo::Fingerprint;
 
 // Fingerprints of a sequence of str / bytes, in one parallel pass that reads each object and hashes its
 // bytes (fresh strings are cold in cache: a separate serial pass to collect pointers cost a fifth of the
-// hashing). The pass runs without the GIL (other Python threads keep running), on a snapshot that holds a
-// reference to every item: another thread may change the caller's list meanwhile, never the str and bytes
-// objects themselves. The engine's threads only read their immutable fields (type flags, the data of ASCII
-// str and of bytes), never call the C API. Anything else (non-ASCII str, whose UTF-8 may have to be
-// created; unsupported types) is left to the calling thread afterwards, with the GIL, in row order, so the
+// hashing). The calling thread keeps the GIL throughout, so no Python code runs and no object can change
+// or be freed while the engine's threads read them; they only read immutable fields (type flags, the
+// data of ASCII str and of bytes), never call the C API. Anything else (non-ASCII str, whose UTF-8 may
+// have to be created; unsupported types) is left to the calling thread afterwards, in row order, so the
 // first offending row is the one reported. bytearray is refused: it is mutable.
 py::array_t<uint64_t> fingerprint_buffers(const py::handle& sequence, int num_threads, bool as_rows, bool check_only) {
   PyObject* fast = PySequence_Fast(sequence.ptr(), "states must be a sequence");
   if (!fast) throw py::error_already_set();
   py::object owner = py::reinterpret_steal<py::object>(fast);
-  if (fast == sequence.ptr() && PyList_CheckExact(fast)) {  // the caller's own list: snapshot it
-    fast = PyList_AsTuple(fast);
-    if (!fast) throw py::error_already_set();
-    owner = py::reinterpret_steal<py::object>(fast);
-  }
   const size_t n = static_cast<size_t>(PySequence_Fast_GET_SIZE(fast));
   PyObject** items = PySequence_Fast_ITEMS(fast);
   auto out = new_fingerprints(n);
@@ -42,27 +34,24 @@ py::array_t<uint64_t> fingerprint_buffers(const py::handle& sequence, int num_th
   constexpr size_t kChunk = 512;
   const size_t num_chunks = (n + kChunk - 1) / kChunk;
   std::vector<std::vector<size_t>> deferred(num_chunks);  // rows for the calling thread, per chunk
-  run_interruptible(n, [&] {
-    graphgpo::parallel_for(n, kChunk, graphgpo::resolve_num_threads(num_threads, num_chunks / 4),
-                           [&](size_t begin, size_t end) {
-      graphgpo::throw_if_cancelled();
-      for (size_t i = begin; i < end; ++i) {
-        PyObject* item = items[i];
-        const char* data = nullptr;
-        size_t size = 0;
-        if (PyUnicode_Check(item) && PyUnicode_IS_COMPACT_ASCII(item)) {
-          data = reinterpret_cast<const char*>(reinterpret_cast<PyASCIIObject*>(item) + 1);
-          size = static_cast<size_t>(PyUnicode_GET_LENGTH(item));
-        } else if (PyBytes_Check(item)) {
-          data = PyBytes_AS_STRING(item);
-          size = static_cast<size_t>(PyBytes_GET_SIZE(item));
-        } else {
-          deferred[i / kChunk].push_back(i);
-          continue;
-        }
-        dst[i] = check_only ? Fingerprint{0, 0} : graphgpo::fingerprint_bytes(data, size, domain);
+  graphgpo::parallel_for(n, kChunk, graphgpo::resolve_num_threads(num_threads, num_chunks / 4),
+                         [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      PyObject* item = items[i];
+      const char* data = nullptr;
+      size_t size = 0;
+      if (PyUnicode_Check(item) && PyUnicode_IS_COMPACT_ASCII(item)) {
+        data = reinterpret_cast<const char*>(reinterpret_cast<PyASCIIObject*>(item) + 1);
+        size = static_cast<size_t>(PyUnicode_GET_LENGTH(item));
+      } else if (PyBytes_Check(item)) {
+        data = PyBytes_AS_STRING(item);
+        size = static_cast<size_t>(PyBytes_GET_SIZE(item));
+      } else {
+        deferred[i / kChunk].push_back(i);
+        continue;
       }
-    });
+      dst[i] = check_only ? Fingerprint{0, 0} : graphgpo::fingerprint_bytes(data, size, domain);
+    }
   });
   for (const auto& rows : deferred) {
     for (size_t i : rows) {
@@ -90,7 +79,8 @@ py::array_t<uint64_t> fingerprint_int64(const Int64Array& values, int num_thread
   auto out = new_fingerprints(n);
   const int64_t* src = values.data();
   Fingerprint* dst = fingerprint_data(out);
-  run_interruptible(n, [&] { graphgpo::fingerprint_int64_batch(src, n, dst, num_threads); });
+  py::gil_scoped_release release;
+  graphgpo::fingerprint_int64_batch(src, n, dst, num_threads);
   return out;
 }
 
@@ -103,8 +93,8 @@ py::array_t<uint64_t> fingerprint_rows(const py::array& rows, int num_threads) {
   auto out = new_fingerprints(n);
   const auto* src = static_cast<const uint8_t*>(rows.data());
   Fingerprint* dst = fingerprint_data(out);
-  run_interruptible(n * (row_bytes + 64) / 64,
-                    [&] { graphgpo::fingerprint_rows_batch(src, n, row_bytes, row_bytes, dst, num_threads); });
+  py::gil_scoped_release release;
+  graphgpo::fingerprint_rows_batch(src, n, row_bytes, row_bytes, dst, num_threads);
   return out;
 }
 

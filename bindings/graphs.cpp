@@ -11,7 +11,6 @@
 
 #include "batch_args.hpp"
 #include "bindings.hpp"
-#include "interrupt.hpp"
 #include "graphgpo/graph_batch.hpp"
 #include "graphgpo/options.hpp"
 
@@ -95,9 +94,8 @@ class PyGraphBatch {
 PyGraphBatch build_graphs(const BatchArgs& args, const std::string& options_json) {
   const graphgpo::Options options = graphgpo::parse_options_json(options_json);
   const graphgpo::BatchView view = make_view(args);
-  graphgpo::GraphBatch batch;
-  run_interruptible(view.n * (args.state_text ? 64 : 1), [&] { batch = graphgpo::build_graph_batch(view, options); });
-  return PyGraphBatch(std::move(batch));
+  py::gil_scoped_release release;
+  return PyGraphBatch(graphgpo::build_graph_batch(view, options));
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <sstream>
 
-#include "graphgpo/cancel.hpp"
 #include "graphgpo/error.hpp"
 #include "graphgpo/hash_index.hpp"
 #include "graphgpo/parallel.hpp"
@@ -84,10 +83,7 @@ BatchLayout validate_and_layout(const BatchView& b, bool need_action, int num_th
   const size_t num_chunks = (n + kChunk - 1) / kChunk;
   std::vector<ChunkScan> chunks(num_chunks);
   parallel_for(num_chunks, 1, resolve_num_threads(num_threads, num_chunks), [&](size_t c0, size_t c1) {
-    for (size_t c = c0; c < c1; ++c) {
-      throw_if_cancelled();
-      scan_chunk(b, c * kChunk, std::min(n, (c + 1) * kChunk), chunks[c]);
-    }
+    for (size_t c = c0; c < c1; ++c) scan_chunk(b, c * kChunk, std::min(n, (c + 1) * kChunk), chunks[c]);
   });
   size_t first_bad_value = SIZE_MAX, first_broken_run = SIZE_MAX;
   for (const ChunkScan& scan : chunks) {

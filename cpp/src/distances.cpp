@@ -6,7 +6,6 @@
 #include <functional>
 #include <limits>
 
-#include "graphgpo/cancel.hpp"
 #include "graphgpo/error.hpp"
 #include "graphgpo/hash_index.hpp"
 
@@ -21,9 +20,7 @@ void breadth_first(const GroupGraph& g, std::vector<double>& dist, DistanceScrat
   queue.clear();
   queue.push_back(0);
   dist[0] = 0.0;
-  CancelPoll poll;
   for (size_t head = 0; head < queue.size(); ++head) {
-    poll.tick();
     const int64_t v = queue[head];
     const double next = dist[static_cast<size_t>(v)] + 1.0;
     for (int64_t k = g.in_offsets[static_cast<size_t>(v)]; k < g.in_offsets[static_cast<size_t>(v) + 1]; ++k) {
@@ -50,9 +47,7 @@ void dijkstra(const GroupGraph& g, const double* cost, std::vector<double>& dist
   dist[0] = 0.0;
   heap.emplace_back(0.0, 0);
   std::vector<std::pair<int32_t, size_t>> overflowed;  // (node, row) of path costs beyond float64; rare
-  CancelPoll poll;
   while (!heap.empty()) {
-    poll.tick();
     std::pop_heap(heap.begin(), heap.end(), later);
     const auto [d, v] = heap.back();
     heap.pop_back();
@@ -100,9 +95,7 @@ void build_action_model(const GroupGraph& g, const BatchView& b, DistanceScratch
   // Blocks: number (node, action) pairs in out-CSR order, so a node's blocks are contiguous.
   s.index.reset(num_edges + 1);
   int32_t num_blocks = 0;
-  CancelPoll poll;
   for (size_t v = 0; v < num_nodes; ++v) {
-    poll.tick();
     for (int64_t k = g.out_offsets[v]; k < g.out_offsets[v + 1]; ++k) {
       const int64_t a = b.action[g.edge_row[static_cast<size_t>(g.out_edges[static_cast<size_t>(k)])]];
       const int32_t block = s.index.find_or_insert(pair_key(v, a), num_blocks);
@@ -128,7 +121,6 @@ void build_action_model(const GroupGraph& g, const BatchView& b, DistanceScratch
   s.outcome_count.clear();
   s.index.reset(num_edges + 1);
   for (size_t blk = 0; blk < blocks; ++blk) {
-    poll.tick();
     const int64_t* first = s.block_edges.data() + s.block_edge_offsets[blk];
     const int64_t* last = s.block_edges.data() + s.block_edge_offsets[blk + 1];
     const double count = static_cast<double>(last - first);
@@ -211,11 +203,9 @@ void bellman(const GroupGraph& g, const BatchView& b, double far, std::vector<do
   });
   for (size_t v = 1; v < num_nodes; ++v) dist[v] = far;
   dist[0] = 0.0;
-  CancelPoll poll;
   while (true) {
     double change = 0.0;
     for (const int32_t node : order) {
-      poll.tick();
       const size_t v = static_cast<size_t>(node);
       double best = far;
       for (int64_t k = s.node_block_offsets[v]; k < s.node_block_offsets[v + 1]; ++k)

@@ -6,7 +6,6 @@
 #include <memory>
 #include <string>
 
-#include "graphgpo/cancel.hpp"
 #include "graphgpo/distances.hpp"
 #include "graphgpo/error.hpp"
 #include "graphgpo/estimator_registry.hpp"
@@ -41,8 +40,7 @@ class OmegaPowers {
   std::vector<double> table_;
 };
 
-// Per-thread scratch, reused across groups and calls. The worker threads live as long as the process, so
-// a workspace grown by an outsized group is given back right after it (ShrinkAfterGroup).
+// Per-thread scratch, reused across groups and calls.
 struct Workspace {
   OmegaPowers omega_powers;
   GroupGraph graph;
@@ -57,25 +55,6 @@ struct Workspace {
   std::vector<int32_t> step_key;  // merge="similar": step group of each edge
   std::vector<int32_t> start_rep;  // gigpo merge="similar": representative of each exact start state
   std::vector<int64_t> step_offsets, step_edges;
-};
-
-// Groups up to this many rows keep their thread's workspace for the next group (about 150 bytes a row:
-// ~20 MB per thread at most); after a larger one it is freed, whatever way the group ended. The regrowth
-// costs page faults worth a few percent of such a group's time.
-constexpr int64_t kWorkspaceKeepRows = int64_t{1} << 17;
-
-class ShrinkAfterGroup {
- public:
-  ShrinkAfterGroup(Workspace& w, int64_t rows) : w_(w), rows_(rows) {}
-  ~ShrinkAfterGroup() {
-    if (rows_ > kWorkspaceKeepRows) w_ = Workspace();
-  }
-  ShrinkAfterGroup(const ShrinkAfterGroup&) = delete;
-  ShrinkAfterGroup& operator=(const ShrinkAfterGroup&) = delete;
-
- private:
-  Workspace& w_;
-  int64_t rows_;
 };
 
 // Rows of group g in batch order, as [lo, hi) runs of its trajectories.
@@ -360,7 +339,6 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
                     (method != Method::GraphGpo || group_has_success(b, layout, g));
   merging.threshold = o.similarity;
   build_group_graph(b, layout, g, w.graph, w.graph_scratch, /*with_reverse=*/spec.needs_reverse_csr, merging, stored);
-  throw_if_cancelled();  // a large group's stages take long: check between them
   if (method == Method::ProGpo) {  // its step term is the progress of each row, not normalized step returns
     progress_advantages(b, o, w, out);
     return;
@@ -369,7 +347,6 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
   const size_t num_edges = static_cast<size_t>(graph.num_edges());
   w.step_return.resize(num_edges);
   step_returns(method, b, layout, g, o, w);
-  throw_if_cancelled();
   if (b.valid) {
     for (size_t e = 0; e < num_edges; ++e) {
       if (b.valid[graph.edge_row[e]]) continue;
@@ -397,10 +374,7 @@ void process_group(Method method, const BatchView& b, const BatchLayout& layout,
     w.step_key.resize(num_edges);
     for (size_t e = 0; e < num_edges; ++e) {
       const size_t v = static_cast<size_t>(graph.edge_src[e]);
-      if (w.start_rep[v] < 0) {
-        throw_if_cancelled();  // one add compares against every representative so far
-        w.start_rep[v] = merger.add(origin_text(b, graph.node_origin[v]));
-      }
+      if (w.start_rep[v] < 0) w.start_rep[v] = merger.add(origin_text(b, graph.node_origin[v]));
       w.step_key[e] = w.start_rep[v];
     }
     num_keys = merger.num_representatives();
@@ -451,8 +425,6 @@ void compute_advantages_into(Method method, const BatchView& batch, const Option
     parallel_for(num_groups, chunk, threads, [&](size_t begin, size_t end) {
       thread_local Workspace workspace;
       for (size_t g = begin; g < end; ++g) {
-        throw_if_cancelled();
-        const ShrinkAfterGroup shrink(workspace, layout.group_num_rows[g]);
         try {
           process_group(method, batch, layout, g, options, workspace, out,
                         memory_call ? memory_call->stored(g) : nullptr);

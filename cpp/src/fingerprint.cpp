@@ -3,7 +3,6 @@
 #include <cstring>
 
 #include "fingerprint_constants.hpp"
-#include "graphgpo/cancel.hpp"
 #include "graphgpo/parallel.hpp"
 
 namespace graphgpo {
@@ -89,7 +88,6 @@ Fingerprint fingerprint_int64(int64_t value) {
 
 void fingerprint_int64_batch(const int64_t* values, size_t n, Fingerprint* out, int num_threads) {
   parallel_for(n, 1 << 13, resolve_num_threads(num_threads, n / 8192), [&](size_t begin, size_t end) {
-    throw_if_cancelled();
     for (size_t i = begin; i < end; ++i) out[i] = fingerprint_int64(values[i]);
   });
 }
@@ -98,7 +96,6 @@ void fingerprint_rows_batch(const uint8_t* data, size_t n, size_t row_bytes, siz
                             int num_threads) {
   const size_t work = n * (row_bytes + 64) / 65536;
   parallel_for(n, 1024, resolve_num_threads(num_threads, work), [&](size_t begin, size_t end) {
-    throw_if_cancelled();
     for (size_t i = begin; i < end; ++i)
       out[i] = fingerprint_bytes(data + i * stride, row_bytes, FingerprintDomain::ArrayRow);
   });
@@ -109,7 +106,6 @@ void fingerprint_buffers_batch(const char* const* pointers, const size_t* sizes,
   size_t total = 0;
   for (size_t i = 0; i < n; ++i) total += sizes[i] + 64;
   parallel_for(n, 256, resolve_num_threads(num_threads, total / 65536), [&](size_t begin, size_t end) {
-    throw_if_cancelled();
     for (size_t i = begin; i < end; ++i) out[i] = fingerprint_bytes(pointers[i], sizes[i], domain);
   });
 }

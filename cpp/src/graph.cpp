@@ -1,6 +1,5 @@
 #include "graphgpo/graph.hpp"
 
-#include "graphgpo/cancel.hpp"
 #include "graphgpo/error.hpp"
 
 namespace graphgpo {
@@ -20,7 +19,6 @@ void merge_similar_nodes(const BatchView& b, GroupGraph& graph, GraphScratch& sc
   auto& node_map = scratch.node_map;
   node_map.assign(num_states + 1, 0);
   for (size_t v = 1; v <= num_states; ++v) {
-    throw_if_cancelled();  // one add compares against every representative so far
     const size_t before = merger.num_representatives();
     const size_t rep = static_cast<size_t>(merger.add(origin_text(b, graph.node_origin[v])));
     node_map[v] = static_cast<int32_t>(rep + 1);
@@ -138,7 +136,6 @@ void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, 
   terminal_edges.clear();
   const int64_t t_begin = layout.group_traj_offsets[g];
   const int64_t t_end = layout.group_traj_offsets[g + 1];
-  CancelPoll poll;
   for (int64_t k = t_begin; k < t_end; ++k) {
     const size_t t = static_cast<size_t>(layout.group_trajs[static_cast<size_t>(k)]);
     const size_t lo = static_cast<size_t>(layout.traj_begin[t]);
@@ -146,7 +143,6 @@ void build_group_graph(const BatchView& b, const BatchLayout& layout, size_t g, 
     const bool succeeded = b.success[lo] != 0;
     graph.has_success |= succeeded;
     for (size_t i = lo; i < hi; ++i, ++e) {
-      poll.tick();
       graph.edge_row[e] = static_cast<int64_t>(i);
       // Without next_state a row starts where the previous one ended: one lookup per row, not two.
       graph.edge_src[e] = (i > lo && !b.next_state) ? graph.edge_dst[e - 1] : node_of(b.state[i], 2 * i);

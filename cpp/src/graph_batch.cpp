@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <sstream>
 
-#include "graphgpo/cancel.hpp"
 #include "graphgpo/distances.hpp"
 #include "graphgpo/error.hpp"
 #include "graphgpo/parallel.hpp"
@@ -31,7 +30,6 @@ GraphBatch build_graph_batch(const BatchView& batch, const Options& options) {
     GraphScratch graph_scratch;
     DistanceScratch distance_scratch;
     for (size_t g = begin; g < end; ++g) {
-      throw_if_cancelled();
       try {
         build_group_graph(batch, out.layout, g, out.graphs[g], graph_scratch, /*with_reverse=*/true, merging);
         out.unreachable_distance[g] =

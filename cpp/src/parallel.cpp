@@ -17,8 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include "graphgpo/cancel.hpp"
-
 namespace graphgpo {
 inline namespace v0 {
 namespace {
@@ -223,9 +221,7 @@ void parallel_for(size_t n, size_t chunk, int num_threads, const std::function<v
   std::atomic<size_t> next{0};
   std::exception_ptr first_error;
   std::mutex error_mutex;
-  const std::atomic<bool>* cancel = current_cancel_flag();  // the caller's, for every helper (cancel.hpp)
   const std::function<void()> worker = [&]() {
-    const CancelScope scope(cancel);
     try {
       for (size_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
         body(c * chunk, std::min(n, (c + 1) * chunk));

@@ -15,8 +15,7 @@ int default_num_threads();
 int resolve_num_threads(int requested, size_t work_items);
 
 // Run body(begin, end) over [0, n) in chunks of `chunk` items, on up to `num_threads` threads.
-// Exceptions thrown by the body are rethrown on the calling thread (the first one wins). The body runs with
-// the caller's cancellation flag installed on every thread (cancel.hpp).
+// Exceptions thrown by the body are rethrown on the calling thread (the first one wins).
 // A thread the system refuses to start (a container's thread or memory limit) is not an error: the work
 // runs on the threads that did start, at least the calling one, and gives the same result.
 void parallel_for(size_t n, size_t chunk, int num_threads, const std::function<void(size_t, size_t)>& body);
