@@ -569,8 +569,10 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_finished_runs(tmp_path):
     out = tmp_path / "out"
     code = ("from graphgpo import cli; raise SystemExit(cli.main(['demo', '--episodes', '512', '--seeds', '4', "
             f"'--estimators', 'grpo', '--jobs', '2', '--out', {str(out)!r}]))")
+    # A shell's background job (`cmd &`) inherits SIGINT ignored, and Python keeps an ignored SIGINT ignored;
+    # restore the default so the child is a terminal's process wherever the tests are started from.
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     log = out / "runs.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
