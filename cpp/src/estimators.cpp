@@ -50,6 +50,7 @@ struct Workspace {
   std::vector<double> episode_reward;  // per trajectory of the group
   std::vector<double> values;          // per edge (row of the group)
   std::vector<double> episode_adv;     // per edge
+  std::vector<double> outcome_adv;     // per edge: A_E scored without invalid_penalty (episode_out only)
   std::vector<double> step_return;     // per edge
   std::vector<double> gathered;
   std::vector<int32_t> step_key;  // merge="similar": step group of each edge
@@ -86,8 +87,10 @@ size_t group_row(const BatchLayout& layout, size_t g, size_t e) {
 // such a row is an error naming the row and the quantity, never an inf or NaN advantage.
 const char* const kBeyondFloat64 = " is beyond the float64 range";
 
-// A_E for every row of the group, in group row order (SPEC "Episode advantage").
-void episode_advantage(const BatchView& b, const BatchLayout& layout, size_t g, const Options& o, Workspace& w) {
+// A_E for every row of the group, in group row order (SPEC "Episode advantage"), into `adv`, with the row
+// scores lowered by `invalid_penalty` on invalid rows (o.invalid_penalty, or 0 for episode_out).
+void episode_advantage(const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
+                       double invalid_penalty, Workspace& w, std::vector<double>& adv) {
   const size_t num_rows = static_cast<size_t>(layout.group_num_rows[g]);
   auto& ep = w.episode_reward;
   ep.clear();
@@ -105,19 +108,19 @@ void episode_advantage(const BatchView& b, const BatchLayout& layout, size_t g, 
   });
   auto& values = w.values;
   values.resize(num_rows);
-  w.episode_adv.resize(num_rows);
+  adv.resize(num_rows);
   if (o.episode_stats == EpisodeStats::PerStep) {
     size_t e = 0;
     size_t t = 0;
     for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
       for (size_t i = lo; i < hi; ++i, ++e) {
-        values[e] = ep[t] - ((!b.valid || b.valid[i]) ? 0.0 : o.invalid_penalty);
+        values[e] = ep[t] - ((!b.valid || b.valid[i]) ? 0.0 : invalid_penalty);
         if (!std::isfinite(values[e])) row_fail(i, std::string("the episode score (episode reward - invalid_penalty)") + kBeyondFloat64);
       }
       ++t;
     });
     const size_t bad =
-        normalize_segment(values.data(), num_rows, o.norm, o.eps, SingletonRule::MeanZeroStdOne, w.episode_adv.data());
+        normalize_segment(values.data(), num_rows, o.norm, o.eps, SingletonRule::MeanZeroStdOne, adv.data());
     if (bad < num_rows) row_fail(group_row(layout, g, bad), std::string("A_E (score - mean)") + kBeyondFloat64);
     return;
   }
@@ -127,7 +130,7 @@ void episode_advantage(const BatchView& b, const BatchLayout& layout, size_t g, 
     size_t invalid = 0;
     if (b.valid)
       for (size_t i = lo; i < hi; ++i) invalid += b.valid[i] ? 0 : 1;
-    ep[t] = ep[t] - o.invalid_penalty * static_cast<double>(invalid);
+    ep[t] = ep[t] - invalid_penalty * static_cast<double>(invalid);
     if (!std::isfinite(ep[t]))
       row_fail(lo, "the episode score of trajectory " + std::to_string(b.trajectory[lo]) +
                        " (episode reward - invalid_penalty per invalid row)" + kBeyondFloat64);
@@ -141,7 +144,7 @@ void episode_advantage(const BatchView& b, const BatchLayout& layout, size_t g, 
   size_t e = 0;
   t = 0;
   for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i, ++e) w.episode_adv[e] = ep[t];
+    for (size_t i = lo; i < hi; ++i, ++e) adv[e] = ep[t];
     ++t;
   });
 }
@@ -320,9 +323,18 @@ void normalize_step_groups(Method method, const BatchView& b, const std::vector<
 }
 
 void process_group(Method method, const BatchView& b, const BatchLayout& layout, size_t g, const Options& o,
-                   Workspace& w, double* out, const StoredTaskView* stored) {
+                   Workspace& w, double* out, double* episode_out, const StoredTaskView* stored) {
   const EstimatorSpec& spec = estimator(method);
-  episode_advantage(b, layout, g, o, w);
+  episode_advantage(b, layout, g, o, o.invalid_penalty, w, w.episode_adv);
+  if (episode_out) {  // the outcome's A_E: the same scores without invalid_penalty, one value per trajectory
+    const bool penalized = b.valid && o.invalid_penalty != 0.0;
+    if (penalized) episode_advantage(b, layout, g, o, 0.0, w, w.outcome_adv);
+    const std::vector<double>& outcome = penalized ? w.outcome_adv : w.episode_adv;
+    size_t e = 0;
+    for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
+      for (size_t i = lo; i < hi; ++i, ++e) episode_out[i] = outcome[e];
+    });
+  }
   if (!spec.builds_graph) {
     size_t e = 0;
     for_each_trajectory(layout, g, [&](size_t lo, size_t hi) {
@@ -401,7 +413,7 @@ void compute_advantages_into(Method method, const BatchView& batch, const Option
 }
 
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out,
-                             GraphMemory* memory) {
+                             GraphMemory* memory, double* episode_out) {
   validate_options(options);
   if (memory) check_memory_options(method, options);
   if (batch.task && !memory) fail("task is only used with a graph memory (pass memory= as well)");
@@ -426,7 +438,7 @@ void compute_advantages_into(Method method, const BatchView& batch, const Option
       thread_local Workspace workspace;
       for (size_t g = begin; g < end; ++g) {
         try {
-          process_group(method, batch, layout, g, options, workspace, out,
+          process_group(method, batch, layout, g, options, workspace, out, episode_out,
                         memory_call ? memory_call->stored(g) : nullptr);
         } catch (const RowError& e) {
           error.offer(e);  // the lowest row wins, whatever the thread count

@@ -97,7 +97,8 @@ def _fill_missing(texts: Any, like: Any) -> Any:
 @document_options
 def advantages(method: str, *, group, trajectory, state, success, next_state=None, valid=None, reward=None,
                cost=None, action=None, key: StateKey | None = None, num_threads: int | None = None,
-               memory: GraphMemory | None = None, task=None, **options: Any) -> np.ndarray:
+               memory: GraphMemory | None = None, task=None, return_episode: bool = False,
+               **options: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Per-row advantages of a batch of agent steps, exactly as SPEC.md defines them (``graphgpo docs spec``).
 
     Args:
@@ -122,12 +123,16 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
             calls, and this call's edges are stored after it (``"graphgpo"`` with ``distance="shortest"``).
         task: with ``memory``, the task of each row (int or str keys, constant within a group; default: the
             group id). Rollouts of one task in different calls share stored edges.
+        return_episode: also return, from the same engine pass, each row's episode advantage A_E scored
+            without ``invalid_penalty`` (the outcome term: one value per trajectory, equal to ``grpo``'s
+            advantages with every row valid). A trainer gives it to tokens that own no step.
         **options: SPEC options, ``name=default: meaning`` (the engine's option table,
             :func:`graphgpo.option_schema`):
             {OPTIONS}
 
     Returns:
-        float64 array, one advantage per row. An empty batch gives an empty array.
+        float64 array, one advantage per row. An empty batch gives an empty array. With
+        ``return_episode=True``: a pair ``(advantages, episode_advantages)`` of such arrays.
 
     Raises:
         ValueError: bad rows (naming the first), unequal lengths, unknown or out-of-range options/method,
@@ -150,7 +155,8 @@ def advantages(method: str, *, group, trajectory, state, success, next_state=Non
     tasks = None if task is None else task_keys(task, batch.num_rows)
     return _core.advantages(method, batch.group, batch.trajectory, batch.state, batch.next_state, batch.success,
                             batch.valid, batch.reward, batch.cost, batch.action, encoded_options,
-                            batch.state_text, batch.next_state_text, engine_memory, tasks)
+                            batch.state_text, batch.next_state_text, engine_memory, tasks,
+                            with_episode=bool(return_episode))
 
 
 def grpo(**kwargs: Any) -> np.ndarray:

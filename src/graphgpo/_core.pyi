@@ -41,7 +41,8 @@ def advantages(
     next_state_text: list[str] | list[bytes] | None = None,
     memory: GraphMemory | None = None,
     task: Int64Array | None = None,
-) -> Float64Array: ...
+    with_episode: bool = False,
+) -> Float64Array | tuple[Float64Array, Float64Array]: ...
 def check_memory_options(method: str, options_json: str) -> None: ...
 def build_graphs(
     group: Int64Array,

@@ -24,8 +24,10 @@ void compute_advantages_into(Method method, const BatchView& batch, const Option
 // With a graph memory (SPEC "Graph memory across calls"; null = none): each group's graph also holds its
 // task's stored edges, and after every advantage is computed the memory stores this call's edges. The memory
 // stays locked for the whole call, so concurrent calls on one memory run one after the other.
+// episode_out (optional, n values): each row's episode advantage A_E scored without invalid_penalty, i.e. the
+// outcome term, one value per trajectory (what a caller gives a turn that owns no step; SPEC "Estimators").
 void compute_advantages_into(Method method, const BatchView& batch, const Options& options, double* out,
-                             GraphMemory* memory);
+                             GraphMemory* memory, double* episode_out = nullptr);
 std::vector<double> compute_advantages(Method method, const BatchView& batch, const Options& options,
                                        GraphMemory* memory);
 
