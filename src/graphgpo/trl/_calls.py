@@ -113,6 +113,7 @@ def turn_steps(messages: Sequence, log: Sequence[CallLog], trace_length: int) ->
     owned: list[list[int]] = [[] for _ in turn_of]
     stepping_calls = 0
     seen: set[int] = set()
+    high = 0  # every step in `seen` is below it
     for call in log:
         # A step beyond the trace's end (the trace shrank during the episode) cannot be owned.
         steps = range(max(call.before, 0), min(call.after, trace_length))
@@ -120,8 +121,12 @@ def turn_steps(messages: Sequence, log: Sequence[CallLog], trace_length: int) ->
         turn = turn_of.get(call.message)
         if turn is None:
             continue
-        owned[turn].extend(s for s in steps if s not in seen)
+        if steps.start >= high:  # the usual case: calls step the trace one after the other, nothing seen yet
+            owned[turn].extend(steps)
+        else:
+            owned[turn].extend(s for s in steps if s not in seen)
         seen.update(steps)
+        high = max(high, steps.stop)
     return TurnSteps(
         owned=owned,
         calls=calls,

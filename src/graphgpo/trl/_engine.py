@@ -30,15 +30,19 @@ def _engine_rows(rows: dict) -> dict:
     return rows
 
 
-def advantages(method: str, **rows_and_options) -> np.ndarray:
-    """``graphgpo.advantages(method, **rows_and_options)`` as a float64 array, one value per row.
+def advantages(method: str, **rows_and_options) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """``graphgpo.advantages(method, **rows_and_options)`` as a float64 array, one value per row (with
+    ``return_episode=True``: the pair of the advantages and each row's episode advantage, one engine call).
 
     ``state``/``next_state`` are ``(n, 2)`` uint64 fingerprints from :func:`fingerprint`, or lists of
     str / bytes texts (``merge="similar"``).
     """
     import graphgpo
 
-    return np.asarray(graphgpo.advantages(method, **_engine_rows(rows_and_options)), dtype=np.float64)
+    result = graphgpo.advantages(method, **_engine_rows(rows_and_options))
+    if rows_and_options.get("return_episode"):
+        return tuple(np.asarray(part, dtype=np.float64) for part in result)
+    return np.asarray(result, dtype=np.float64)
 
 
 def diagnostics(**rows) -> dict[str, float]:

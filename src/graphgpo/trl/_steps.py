@@ -65,6 +65,19 @@ def _synthetic_text(key: bytes, kind: type) -> str | bytes:
     return text.decode("ascii") if kind is str else text
 
 
+# Fingerprints of synthetic keys, which are the same in every batch: computed once, not in every batch's engine
+# calls. Kept per fingerprint function, so a test that swaps `_engine.fingerprint` gets its own.
+_SYNTHETIC_FINGERPRINTS: dict = {}
+
+
+def _synthetic_fingerprints(keys: list[bytes]) -> np.ndarray:
+    known = _SYNTHETIC_FINGERPRINTS.setdefault(_engine.fingerprint, {})
+    missing = sorted(set(keys) - known.keys())
+    if missing:
+        known.update(zip(missing, _engine.fingerprint(missing), strict=True))
+    return np.array([known[k] for k in keys], dtype=np.uint64).reshape(len(keys), 2)
+
+
 def encode_key(key: Hashable) -> bytes:
     """Canonical bytes of a state or action key (str, int or bytes).
 
@@ -105,6 +118,42 @@ class EpisodeRecord:
         return len(self.valid)
 
 
+def _fast_key(key) -> bytes:
+    """:func:`encode_key`, with the common kinds first (most of a batch's time went to its type tests)."""
+    kind = type(key)
+    if kind is str:
+        return b"b" + key.encode("utf-8")
+    if kind is int:
+        return b"i%d" % key
+    return encode_key(key)
+
+
+def _fast_trace(steps: list, texts: bool):
+    """The keys, valid flags and action count of one trace whose steps are all plain tuples or lists of 3 or 4
+    fields with bool flags, or None: then :func:`records_from_traces` checks it step by step (and names the
+    first bad one)."""
+    keys, valid, with_action = [], [], 0
+    for step in steps:
+        kind = type(step)
+        if (kind is not tuple and kind is not list) or not 3 <= len(step) <= 4:
+            return None
+        flag = step[2]
+        if flag is not True and flag is not False:
+            return None
+        valid.append(flag)
+        if len(step) == 4:
+            keys += (_fast_key(step[0]), _fast_key(step[1]), _fast_key(step[3]))
+            with_action += 1
+        else:
+            keys += (_fast_key(step[0]), _fast_key(step[1]), _STOP_ACTION)
+    if texts:
+        for step in steps:
+            for key in (step[0], step[1]):
+                if type(key) is not str and type(key) is not bytes:
+                    return None
+    return keys, valid, with_action
+
+
 def _as_bool(value, what: str) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -125,6 +174,29 @@ def _state_text(key: Hashable) -> str | bytes:
     )
 
 
+def _checked_trace(b: int, steps: list, keys: list, state_text: list | None, next_text: list | None):
+    """:func:`_fast_trace` for any trace: each step checked, the first bad one named."""
+    valid, with_action = [], 0
+    for i, step in enumerate(steps):
+        if not isinstance(step, (tuple, list)) or len(step) not in (3, 4):
+            raise ValueError(
+                f"rollout {b}, step {i}: a trace step is (state, next_state, valid) or "
+                f"(state, next_state, valid, action), got {step!r}"
+            )
+        try:
+            keys.append(encode_key(step[0]))
+            keys.append(encode_key(step[1]))
+            keys.append(encode_key(step[3]) if len(step) == 4 else _STOP_ACTION)
+            valid.append(_as_bool(step[2], "valid"))
+            if state_text is not None:
+                state_text.append(_state_text(step[0]))
+                next_text.append(_state_text(step[1]))
+        except TypeError as err:
+            raise TypeError(f"rollout {b}, step {i}: {err}") from None
+        with_action += len(step) == 4
+    return valid, with_action
+
+
 def records_from_traces(
     traces: Sequence[Sequence | None], successes: Sequence[bool | None], *, texts: bool = False
 ) -> list[EpisodeRecord]:
@@ -140,26 +212,20 @@ def records_from_traces(
     parsed = []
     for b, trace in enumerate(traces):
         steps = [] if trace is None else list(trace)
-        valid, with_action = [], 0
         state_text: list | None = [] if texts else None
         next_text: list | None = [] if texts else None
-        for i, step in enumerate(steps):
-            if not isinstance(step, (tuple, list)) or len(step) not in (3, 4):
-                raise ValueError(
-                    f"rollout {b}, step {i}: a trace step is (state, next_state, valid) or "
-                    f"(state, next_state, valid, action), got {step!r}"
-                )
-            try:
-                keys.append(encode_key(step[0]))
-                keys.append(encode_key(step[1]))
-                keys.append(encode_key(step[3]) if len(step) == 4 else _STOP_ACTION)
-                valid.append(_as_bool(step[2], "valid"))
-                if texts:
-                    state_text.append(_state_text(step[0]))
-                    next_text.append(_state_text(step[1]))
-            except TypeError as err:
-                raise TypeError(f"rollout {b}, step {i}: {err}") from None
-            with_action += len(step) == 4
+        try:
+            fast = _fast_trace(steps, texts)
+        except (TypeError, ValueError, UnicodeError):
+            fast = None  # checked again below, step by step, for the error message
+        if fast is not None:
+            step_keys, valid, with_action = fast
+            keys += step_keys
+            if texts:
+                state_text[:] = [step[0] for step in steps]
+                next_text[:] = [step[1] for step in steps]
+        else:
+            valid, with_action = _checked_trace(b, steps, keys, state_text, next_text)
         success = successes[b]
         if success is not None:
             success = _as_bool(success, f"rollout {b}: success")
@@ -192,7 +258,8 @@ class BatchAdvantages:
     ``steps[b]``: advantages of rollout ``b``'s rows in call order (its synthetic stop row, if any, is its
     only row); ``text[b]``: the advantage of a turn that owns no step (the episode advantage, see
     ``GraphGPOTrainer``); ``synthetic[b]``: whether rollout ``b``'s row is synthetic; ``metrics``: graph
-    and advantage statistics of the batch.
+    and advantage statistics of the batch. ``rows``: all rows' advantages in one array, rollout ``b``'s
+    being ``rows[first_row[b] : first_row[b] + num_rows[b]]`` (``steps`` are views of it).
     """
 
     steps: list[np.ndarray]
@@ -200,6 +267,9 @@ class BatchAdvantages:
     synthetic: np.ndarray
     success: np.ndarray
     metrics: dict[str, float]
+    rows: np.ndarray | None = None
+    first_row: np.ndarray | None = None
+    num_rows: np.ndarray | None = None
 
 
 def batch_advantages(
@@ -253,7 +323,7 @@ def batch_advantages(
             initial[int(group_of[b])] = ep.state[0]
     need_initial = sorted({int(group_of[b]) for b in np.flatnonzero(synthetic)} - set(initial))
     stop_eps = [int(b) for b in np.flatnonzero(synthetic)]
-    synth_fp = _engine.fingerprint(
+    synth_fp = _synthetic_fingerprints(
         [_INITIAL_KEY] * len(need_initial) + [_stop_key(b % num_generations) for b in stop_eps] + [_STOP_ACTION]
     )
     for g, fp in zip(need_initial, synth_fp[: len(need_initial)], strict=True):
@@ -307,10 +377,10 @@ def batch_advantages(
             raise ValueError(f"graph memory: rollout {missing[0]} has no task key")
         tasks = np.array([ep.task for ep in episodes], dtype=np.int64)
         with_memory = {"memory": memory, "task": tasks[traj]}
-    row_adv = _engine.advantages(method, **rows, **options, **with_memory)
-    # The episode advantage A_E of a trajectory: SPEC's grpo on the same rows with validity ignored, so
-    # it is one number per trajectory (invalid steps are penalised on their own rows, not on text turns).
-    episode_adv = _engine.advantages("grpo", **{**rows, "valid": np.ones(len(traj), dtype=bool)}, **options)
+    # One engine pass gives the step advantages and each row's episode advantage A_E scored without
+    # invalid_penalty, so one number per trajectory (invalid steps are penalised on their own rows, not on
+    # text turns).
+    row_adv, episode_adv = _engine.advantages(method, **rows, **options, **with_memory, return_episode=True)
     starts = np.concatenate([[0], np.cumsum(counts_arr)[:-1]]).astype(np.int64) if num else counts_arr
     text = episode_adv[starts] if num else np.zeros(0)
     if method != "grpo":
@@ -323,6 +393,9 @@ def batch_advantages(
         synthetic=synthetic,
         success=success,
         metrics=_metrics(rows, synthetic, counts_arr, row_adv, success, options),
+        rows=row_adv,
+        first_row=starts,
+        num_rows=counts_arr,
     )
 
 

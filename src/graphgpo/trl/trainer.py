@@ -29,7 +29,7 @@ from ._steps import (
     batch_advantages,
     records_from_traces,
 )
-from ._tokens import assign_steps, batch_action_segments, layout_advantages, segment_values
+from ._tokens import action_spans, turn_advantages
 from .config import GraphGPOConfig
 
 __all__ = ["GraphGPOTrainer"]
@@ -292,16 +292,20 @@ class GraphGPOTrainer(GRPOTrainer):
         completion_mask = out["completion_mask"].detach().cpu().numpy()
         tool_mask = out.get("tool_mask")
         tool_mask = tool_mask.detach().cpu().numpy() if tool_mask is not None else None
-        all_spans = batch_action_segments(completion_mask, tool_mask)
-        values = []
+        mine = slice(start, start + local)
+        advantages, num_owned = turn_advantages(
+            completion_mask.shape,
+            action_spans(completion_mask, tool_mask),
+            result.rows,
+            result.first_row[mine],
+            result.num_rows[mine],
+            [None if result.synthetic[start + b] or t is None else t.owned for b, t in enumerate(turns)],
+            result.text[mine],
+        )
         counts = np.zeros(len(_CALL_COUNTS))
-        for b, row_spans in enumerate(all_spans):
-            g = start + b
-            steps = result.steps[g]
-            owned = _owned_steps(len(row_spans), len(steps), None if result.synthetic[g] else turns[b])
-            counts += [len(steps) - sum(len(r) for r in owned), *_call_counts(turns[b])]
-            values.append(segment_values(steps, owned, result.text[g]))
-        advantages = layout_advantages(completion_mask.shape, all_spans, values)
+        counts[0] = int(result.num_rows[mine].sum()) - num_owned
+        for t in turns:
+            counts[1:] += _call_counts(t)
         action = (
             completion_mask.astype(bool) if tool_mask is None else (completion_mask * tool_mask).astype(bool)
         )
@@ -371,15 +375,6 @@ def _resolve_episode_reward(choice: str, reward_funcs) -> str:
 # that appended no step, trace steps that no call appended.
 _CALL_COUNTS = ("untokenized", "calls", "calls_without_step", "unattributed")
 _LOG_HEAD = len(_CALL_COUNTS) + 5
-
-
-def _owned_steps(num_segments: int, num_steps: int, turns: TurnSteps | None) -> list[Sequence[int]]:
-    """The steps each token segment (turn) owns: from the watched tool calls when known, else one step
-    per turn in order. A turn beyond the segments (its tokens were cut) leaves its steps untokenized."""
-    if turns is None:
-        return assign_steps(num_segments, num_steps)
-    owned: list[Sequence[int]] = list(turns.owned[:num_segments])
-    return owned + [()] * (num_segments - len(owned))
 
 
 def _call_counts(turns: TurnSteps | None) -> list[int]:
